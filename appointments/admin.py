@@ -1,0 +1,13 @@
+from django.contrib import admin
+
+from appointments.models import Appointment
+from files.admin import FileInline
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ["scheduled_at", "patient", "doctor", "reason"]
+    list_filter = ["scheduled_at"]
+    list_select_related = ["patient", "doctor"]
+    search_fields = ["patient__reg_number", "patient__last_name", "doctor__last_name"]
+    inlines = [FileInline]

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from appointments.views import AppointmentViewSet
+from doctors.views import DoctorViewSet
+from patients.views import PatientViewSet
+
+router = DefaultRouter()
+router.register("patients", PatientViewSet, basename="patient")
+router.register("doctors", DoctorViewSet, basename="doctor")
+router.register("appointments", AppointmentViewSet, basename="appointment")
+
+urlpatterns = [
+    path("", include("files.urls")),
+    path("api/", include(router.urls)),
+    path("api/auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "files.errors.bad_request"
+handler404 = "files.errors.not_found"
+handler500 = "files.errors.server_error"

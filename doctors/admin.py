@@ -1,0 +1,11 @@
+from django.contrib import admin
+
+from doctors.models import Doctor
+from files.admin import FileInline
+
+
+@admin.register(Doctor)
+class DoctorAdmin(admin.ModelAdmin):
+    list_display = ["last_name", "first_name", "specialty"]
+    search_fields = ["first_name", "last_name", "specialty"]
+    inlines = [FileInline]

@@ -1,0 +1,12 @@
+from rest_framework import serializers
+
+from doctors.models import Doctor
+from files.serializers import FileSerializer
+
+
+class DoctorSerializer(serializers.ModelSerializer):
+    files = FileSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Doctor
+        fields = ["id", "first_name", "last_name", "specialty", "files"]

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class FilesConfig(AppConfig):
+    name = "files"
+    verbose_name = "Files"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from files.receivers import connect_owner_receivers
+
+        connect_owner_receivers()

@@ -1,0 +1,114 @@
+"""The API's error format, one handler for the whole API.
+
+Validation errors are 422 with the shape existing clients parse::
+
+    {"detail": [{"loc": ["path", "file_id"], "msg": "...", "type": "..."}]}
+
+every other error is ``{"detail": "..."}`` with its status.
+"""
+
+import logging
+import uuid
+from typing import Any
+
+from django.db.models import ProtectedError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+# DRF's error codes, where clients know a different name for the same error.
+_TYPE_FOR_CODE = {"required": "missing", "null": "missing", "invalid_choice": "enum"}
+INVALID_UUID_MESSAGE = "Input should be a valid UUID"
+_MSG_FOR_CODE = {"required": "Field required", "null": "Field required"}
+
+
+class RequestValidationError(exceptions.ValidationError):
+    """A validation error in one part of the request: ``path``, ``query`` or ``body``."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+    def __init__(self, detail: Any, *, location: str) -> None:
+        super().__init__(detail)
+        self.location = location
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is too large"
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The record is still referenced by other records"
+    default_code = "conflict"
+
+
+def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
+    """Return ``value`` as a UUID, or raise the 422 clients expect for it."""
+    try:
+        return uuid.UUID(value)
+    except (TypeError, ValueError):
+        detail = {name: [exceptions.ErrorDetail(INVALID_UUID_MESSAGE, code="uuid_parsing")]}
+        raise RequestValidationError(detail, location=location) from None
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's ``EXCEPTION_HANDLER``: every API error leaves through here."""
+    if isinstance(exc, exceptions.ValidationError):
+        location = getattr(exc, "location", "body")
+        return _validation_response(list(_flatten(exc.detail, [location])))
+    if isinstance(exc, exceptions.ParseError):
+        return _validation_response([{"loc": ["body"], "msg": str(exc.detail), "type": exc.detail.code}])
+    if isinstance(exc, exceptions.NotAuthenticated):
+        exc.detail = exceptions.ErrorDetail("Not authenticated", code=exc.detail.code)
+    elif isinstance(exc, exceptions.PermissionDenied) and exc.detail == exceptions.PermissionDenied.default_detail:
+        exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
+    elif isinstance(exc, ProtectedError):
+        exc = Conflict()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found")
+    response = drf_exception_handler(exc, context)
+    if response is not None and not isinstance(response.data.get("detail"), str):
+        response.data = {"detail": str(response.data)}
+    return response
+
+
+def _validation_response(errors: list[dict]) -> Response:
+    return Response({"detail": errors}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+def _flatten(detail: Any, loc: list) -> Any:
+    """Yield one ``{"loc", "msg", "type"}`` item per error in DRF's nested detail."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            # DRF files object-level errors under "non_field_errors"; they belong to the part itself.
+            yield from _flatten(value, loc if key == "non_field_errors" else [*loc, key])
+    elif isinstance(detail, list) and all(isinstance(item, exceptions.ErrorDetail) for item in detail):
+        for item in detail:
+            code = item.code or "invalid"
+            yield {"loc": loc, "msg": _MSG_FOR_CODE.get(code, str(item)), "type": _TYPE_FOR_CODE.get(code, code)}
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if value:
+                yield from _flatten(value, [*loc, index])
+    else:
+        yield {"loc": loc, "msg": str(detail), "type": getattr(detail, "code", None) or "invalid"}
+
+
+def bad_request(request, exception=None) -> JsonResponse:
+    """``handler400``: a request Django refused before any view (too many parts, a bad host)."""
+    return JsonResponse({"detail": "Bad request"}, status=400)
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    """``handler404``: a URL that matches no route, in the API's format."""
+    return JsonResponse({"detail": "Not found"}, status=404)
+
+
+def server_error(request) -> JsonResponse:
+    """``handler500``: the details go to the log, never to the client."""
+    return JsonResponse({"detail": "Internal server error"}, status=500)

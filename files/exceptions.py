@@ -1,0 +1,18 @@
+"""Errors the files services raise; the API layer turns them into responses."""
+
+
+class FileRejected(Exception):
+    """An upload that will not be stored, with a stable ``code`` for clients."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class FileTooLarge(FileRejected):
+    """An upload over ``FILES_MAX_UPLOAD_SIZE``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"File is larger than the limit of {limit} bytes", code="file_too_large")
+        self.limit = limit

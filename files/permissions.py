@@ -1,0 +1,67 @@
+"""Who may view, add and delete files.
+
+One policy object answers every question; views, the admin and the
+serializers ask it, never ``user.has_perm`` directly. A host project swaps in
+its own rules with ``FILES_PERMISSION_POLICY`` (see ``files.conf``).
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+from rest_framework.permissions import BasePermission
+
+from files import conf
+from files.models import File, owner_models
+
+VIEW, ADD, DELETE = "view", "add", "delete"
+
+
+class ModelPermissionPolicy:
+    """Django model permissions: ``files.<action>_file`` plus view permission on the owner's model.
+
+    A receptionist with ``files.view_file`` but without ``patients.view_patient``
+    sees no patient's files.
+    """
+
+    def user_has_permission(self, user, action: str) -> bool:
+        """May ``user`` do ``action`` to files at all?"""
+        return bool(user and user.is_active and user.has_perm(f"files.{action}_file"))
+
+    def user_has_permission_for_owner_type(self, user, action: str, owner_type: ContentType) -> bool:
+        """May ``user`` do ``action`` to files of records of ``owner_type``?"""
+        return self.user_has_permission(user, action) and user.has_perm(
+            f"{owner_type.app_label}.view_{owner_type.model}"
+        )
+
+    def user_has_permission_for_owner(self, user, action: str, owner) -> bool:
+        """May ``user`` do ``action`` to the files of the record ``owner``?"""
+        return self.user_has_permission_for_owner_type(user, action, ContentType.objects.get_for_model(owner))
+
+    def user_has_permission_for_file(self, user, action: str, file: File) -> bool:
+        """May ``user`` do ``action`` to ``file``?"""
+        owner_type = ContentType.objects.get_for_id(file.entity_type_id)
+        return self.user_has_permission_for_owner_type(user, action, owner_type)
+
+    def files_visible_to(self, user, files: QuerySet[File]) -> QuerySet[File]:
+        """Narrow ``files`` to those ``user`` may view."""
+        if not self.user_has_permission(user, VIEW):
+            return files.none()
+        owner_types = ContentType.objects.get_for_models(*owner_models()).values()
+        visible = [ct.pk for ct in owner_types if self.user_has_permission_for_owner_type(user, VIEW, ct)]
+        return files.filter(entity_type__in=visible)
+
+
+class FilePermission(BasePermission):
+    """DRF permission asking the files policy; the action follows the HTTP method."""
+
+    actions = {"GET": VIEW, "HEAD": VIEW, "OPTIONS": VIEW, "POST": ADD, "DELETE": DELETE}
+
+    def has_permission(self, request, view) -> bool:
+        action = self.actions.get(request.method)
+        return action is not None and conf.permission_policy().user_has_permission(request.user, action)
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        policy = conf.permission_policy()
+        action = self.actions[request.method]
+        if isinstance(obj, File):
+            return policy.user_has_permission_for_file(request.user, action, obj)
+        return policy.user_has_permission_for_owner(request.user, action, obj)

@@ -1,0 +1,92 @@
+"""The File object as the API shows it, and the upload it accepts.
+
+The first five fields are the contract existing clients read: ``id``,
+``type`` (the category), ``mime_type`` (the extension, ".png"),
+``entity_id`` and ``url``.
+"""
+
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+from files import conf
+from files.errors import INVALID_UUID_MESSAGE, PayloadTooLarge
+from files.exceptions import FileRejected, FileTooLarge
+from files.models import File
+from files.services import files_attach
+
+
+class UUIDField(serializers.UUIDField):
+    """A UUID field whose error is the one clients know: ``uuid_parsing``."""
+
+    default_error_messages = {"uuid_parsing": INVALID_UUID_MESSAGE}
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            self.fail("uuid_parsing")
+
+
+def file_url(file: File, request) -> str:
+    """The absolute URL of ``file``'s bytes: ``{base}/static/{entity_id}/{id}{extension}``."""
+    path = f"/static/{file.path}"
+    base = conf.public_base_url()
+    if base:
+        return f"{base}{path}"
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class FileSerializer(serializers.ModelSerializer):
+    type = serializers.CharField(source="category", read_only=True)
+    mime_type = serializers.CharField(source="extension", read_only=True)
+    url = serializers.SerializerMethodField()
+    content_type = serializers.CharField(source="media_type", read_only=True)
+
+    class Meta:
+        model = File
+        fields = ["id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at"]
+        read_only_fields = fields
+
+    def get_url(self, file: File) -> str:
+        return file_url(file, self.context.get("request"))
+
+
+class FileUploadSerializer(serializers.Serializer):
+    """``multipart/form-data`` with one or more ``file`` parts and a ``type``.
+
+    Saving needs ``owner`` (the record) and ``request`` in the context.
+    """
+
+    file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
+    type = serializers.ChoiceField(choices=[])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = conf.categories()
+        self.fields["type"].default = conf.default_category()
+        self.fields["type"].required = False
+        self.fields["file"].max_length = conf.max_files_per_request()
+
+    def create(self, validated_data: dict) -> list[File]:
+        try:
+            return files_attach(
+                owner=self.context["owner"],
+                uploads=validated_data["file"],
+                category=validated_data["type"],
+                uploaded_by=self.context["request"].user,
+            )
+        except FileTooLarge as error:
+            raise PayloadTooLarge(error.message) from None
+        except FileRejected as error:
+            raise serializers.ValidationError({"file": [ErrorDetail(error.message, code=error.code)]}) from None
+
+
+class FileFilterSerializer(serializers.Serializer):
+    """The query of ``GET /api/files/``."""
+
+    entity_id = UUIDField(required=False)
+    type = serializers.ChoiceField(choices=[], required=False)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"].choices = conf.categories()

@@ -1,0 +1,11 @@
+from django.contrib import admin
+
+from files.admin import FileInline
+from patients.models import Patient
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ["reg_number", "first_name", "last_name"]
+    search_fields = ["reg_number", "first_name", "last_name"]
+    inlines = [FileInline]

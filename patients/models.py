@@ -1,0 +1,17 @@
+from django.db import models
+from uuid_utils.compat import uuid7
+
+from files.models import FileOwner
+
+
+class Patient(FileOwner):
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    reg_number = models.CharField("registration number", max_length=32, unique=True, help_text='e.g. "PAT-001"')
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+
+    class Meta:
+        ordering = ["reg_number"]
+
+    def __str__(self) -> str:
+        return f"{self.reg_number} {self.first_name} {self.last_name}"

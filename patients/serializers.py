@@ -1,0 +1,12 @@
+from rest_framework import serializers
+
+from files.serializers import FileSerializer
+from patients.models import Patient
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    files = FileSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = ["id", "reg_number", "first_name", "last_name", "files"]
