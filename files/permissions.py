@@ -57,7 +57,10 @@ class FilePermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         action = self.actions.get(request.method)
-        return action is not None and conf.permission_policy().user_has_permission(request.user, action)
+        if action is None:
+            # No file action: allowed only where the view has no handler, so that it answers 405.
+            return not hasattr(view, request.method.lower())
+        return conf.permission_policy().user_has_permission(request.user, action)
 
     def has_object_permission(self, request, view, obj) -> bool:
         policy = conf.permission_policy()
