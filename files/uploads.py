@@ -41,4 +41,3 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
     def file_complete(self, file_size: int) -> HashedUploadedFile:
         self.file.sha256 = self.digest.hexdigest()
         return super().file_complete(file_size)
-
