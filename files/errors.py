@@ -11,6 +11,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.db import IntegrityError
 from django.db.models import ProtectedError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -69,8 +70,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
     elif isinstance(exc, ProtectedError):
         exc = Conflict()
+    elif isinstance(exc, IntegrityError):
+        # Two requests racing for the same unique value: the loser's validation passed before the winner's insert.
+        exc = Conflict("The request conflicts with an existing record")
     elif isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or "Not found")
+        # Django's own message names the model; the API says only this.
+        exc = exceptions.NotFound("Not found")
     response = drf_exception_handler(exc, context)
     if response is not None and not isinstance(response.data.get("detail"), str):
         response.data = {"detail": str(response.data)}

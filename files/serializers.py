@@ -5,6 +5,8 @@ The first five fields are the contract existing clients read: ``id``,
 ``entity_id`` and ``url``.
 """
 
+import uuid
+
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -21,6 +23,8 @@ class UUIDField(serializers.UUIDField):
     default_error_messages = {"uuid_parsing": INVALID_UUID_MESSAGE}
 
     def to_internal_value(self, data):
+        if not isinstance(data, str | uuid.UUID):
+            self.fail("uuid_parsing")  # DRF would read a JSON number as a UUID's integer
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError:

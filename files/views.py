@@ -2,9 +2,10 @@
 
 import logging
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,7 +44,7 @@ class FileDeleteView(APIView):
         try:
             file_delete(file=file, deleted_by=request.user)
         except File.DoesNotExist:
-            raise Http404(FILE_NOT_FOUND) from None
+            raise NotFound(FILE_NOT_FOUND) from None
         return Response("File deleted successfully")
 
 
@@ -86,7 +87,7 @@ def _get_or_404(selector, **kwargs) -> File:
     try:
         return selector(**kwargs)
     except File.DoesNotExist:
-        raise Http404(FILE_NOT_FOUND) from None
+        raise NotFound(FILE_NOT_FOUND) from None
 
 
 def _file_response(file: File) -> FileResponse:
@@ -95,7 +96,7 @@ def _file_response(file: File) -> FileResponse:
     except FileNotFoundError:
         # A row without its bytes: an integrity problem to fix, a 404 to the client.
         logger.error("bytes missing for file %s (%s)", file.pk, file.storage_name)
-        raise Http404(FILE_NOT_FOUND) from None
+        raise NotFound(FILE_NOT_FOUND) from None
     response = FileResponse(handle, content_type=file.media_type, filename=file.name)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-cache"

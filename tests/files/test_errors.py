@@ -1,9 +1,10 @@
 """One error format for the whole API (files.errors)."""
 
 import pytest
+from django.db import IntegrityError
 from django.test import override_settings
 
-from files.errors import server_error
+from files.errors import exception_handler, server_error
 from tests.factories import AppointmentFactory, PatientFactory
 
 
@@ -69,3 +70,11 @@ def test_server_error_handler_returns_json_without_details(rf):
 
     assert response.status_code == 500
     assert response.content == b'{"detail": "Internal server error"}'
+
+
+def test_unique_value_lost_in_a_race_returns_409():
+    # The insert's IntegrityError reaches the handler when another request took the value after validation.
+    response = exception_handler(IntegrityError("duplicate key value"), {})
+
+    assert response.status_code == 409
+    assert response.data == {"detail": "The request conflicts with an existing record"}

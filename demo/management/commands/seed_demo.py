@@ -33,7 +33,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = {role: self._user(role, password) for role in (ADMIN, DOCTOR, RECEPTIONIST)}
             if Patient.objects.filter(reg_number=PATIENTS[0][0]).exists():
-                self.stdout.write("Demo records exist already; users and tokens refreshed.")
+                self.stdout.write("Demo records exist already; the demo users' passwords were reset.")
             else:
                 self._records(uploaded_by=users[RECEPTIONIST])
         self.stdout.write(f"\nDemo users (password: {password}):")
