@@ -120,8 +120,27 @@ FILES_ROOT = Path(os.environ.get("FILES_ROOT", VAR_DIR / "files"))
 FILES_PUBLIC_BASE_URL = os.environ.get("FILES_PUBLIC_BASE_URL") or None
 FILES_MAX_UPLOAD_SIZE = int(os.environ.get("FILES_MAX_UPLOAD_SIZE", str(50 * 1024 * 1024)))
 
-STORAGES = {
-    "default": {
+# FILES_BACKEND picks where the bytes live: "local" disk (default) or "s3"
+# (AWS S3, MinIO, Ceph: any S3-protocol store).
+FILES_BACKEND = os.environ.get("FILES_BACKEND", "local")
+if FILES_BACKEND == "s3":
+    _files_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", "clinic-files"),
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "addressing_style": os.environ.get("AWS_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif FILES_BACKEND == "local":
+    _files_storage = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {
             "location": FILES_ROOT,
@@ -130,9 +149,18 @@ STORAGES = {
             "file_permissions_mode": 0o600,
             "directory_permissions_mode": 0o700,
         },
-    },
+    }
+else:
+    raise ImproperlyConfigured(f'FILES_BACKEND must be "local" or "s3", not {FILES_BACKEND!r}')
+
+STORAGES = {
+    "default": _files_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+FILES_SERVE_MODE = os.environ.get("FILES_SERVE_MODE", "stream")
+FILES_URL_LIFETIME = int(os.environ.get("FILES_URL_LIFETIME", "900"))
+FILES_ACCEL_PREFIX = os.environ.get("FILES_ACCEL_PREFIX", "/_protected_files/")
 
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.

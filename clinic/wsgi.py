@@ -1,4 +1,7 @@
-"""WSGI entry point, used by gunicorn in production."""
+"""WSGI entry point, used by gunicorn in production.
+
+Downloads of files take the fast path in front of Django (``files.wsgi``).
+"""
 
 import os
 
@@ -6,4 +9,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# Imported once Django is set up: the fast path uses the files app's models.
+from files.wsgi import FilesFastPath  # noqa: E402
+
+application = FilesFastPath(django_application)

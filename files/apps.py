@@ -7,6 +7,7 @@ class FilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from files.receivers import connect_owner_receivers
+        from files.receivers import connect_owner_receivers, connect_token_receiver
 
         connect_owner_receivers()
+        connect_token_receiver()

@@ -5,6 +5,7 @@ working in tests and lets a host project set any of them in its settings.
 """
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
@@ -35,6 +36,49 @@ def public_base_url() -> str | None:
     """
     value = getattr(settings, "FILES_PUBLIC_BASE_URL", None)
     return value.rstrip("/") if value else None
+
+
+def url_lifetime() -> int:
+    """``FILES_URL_LIFETIME``: seconds a signed file URL stays valid (default 15 minutes).
+
+    Long enough to open a page and read a document (browsers fetch the rest
+    of a PDF in the background once it opens); short enough that a URL
+    copied from a history or a log is soon useless. Clients get fresh URLs by
+    reading the record again.
+    """
+    return int(getattr(settings, "FILES_URL_LIFETIME", 15 * 60))
+
+
+SERVE_MODES = ("stream", "accel", "redirect")
+
+
+def serve_mode() -> str:
+    """``FILES_SERVE_MODE``: how a file's bytes leave the service.
+
+    ``stream`` (default): the service sends them (zero copy through the WSGI
+    server's ``sendfile`` on local disk); ``accel``: nginx sends them after the
+    service said yes (``X-Accel-Redirect``); ``redirect``: a 302 to a
+    short-lived presigned URL of the object store.
+    """
+    mode = getattr(settings, "FILES_SERVE_MODE", "stream")
+    if mode not in SERVE_MODES:
+        raise ImproperlyConfigured(f"FILES_SERVE_MODE must be one of {', '.join(SERVE_MODES)}, not {mode!r}")
+    return mode
+
+
+def accel_prefix() -> str:
+    """``FILES_ACCEL_PREFIX``: nginx's internal location for the files' storage root (``accel`` mode)."""
+    return getattr(settings, "FILES_ACCEL_PREFIX", "/_protected_files/")
+
+
+def redirect_lifetime() -> int:
+    """``FILES_REDIRECT_LIFETIME``: seconds a presigned store URL lives (``redirect`` mode)."""
+    return int(getattr(settings, "FILES_REDIRECT_LIFETIME", 60))
+
+
+def auth_cache_seconds() -> float:
+    """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's user and permissions."""
+    return float(getattr(settings, "FILES_AUTH_CACHE_SECONDS", 10))
 
 
 def max_upload_size() -> int:

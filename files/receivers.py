@@ -1,7 +1,8 @@
 """Signal receivers: a record's deletion takes its files with it."""
 
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_delete, pre_delete
 
+from files.downloads import forget_token
 from files.models import owner_models
 from files.services import files_delete_for_owner
 
@@ -15,7 +16,19 @@ def delete_owner_files(sender, instance, **kwargs) -> None:
     files_delete_for_owner(owner=instance)
 
 
+def forget_deleted_token(sender, instance, **kwargs) -> None:
+    """A deleted token stops opening files at once in this process (others: within the auth cache time)."""
+    forget_token(instance.key)
+
+
 def connect_owner_receivers() -> None:
     """Connect :func:`delete_owner_files` for every model that owns files."""
     for model in owner_models():
         pre_delete.connect(delete_owner_files, sender=model, dispatch_uid=f"files.owner.{model._meta.label}")
+
+
+def connect_token_receiver() -> None:
+    """Connect :func:`forget_deleted_token` to DRF's token model."""
+    from rest_framework.authtoken.models import Token
+
+    post_delete.connect(forget_deleted_token, sender=Token, dispatch_uid="files.forget_deleted_token")

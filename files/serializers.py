@@ -10,7 +10,7 @@ import uuid
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
-from files import conf
+from files import conf, signing
 from files.errors import INVALID_UUID_MESSAGE, PayloadTooLarge
 from files.exceptions import FileRejected, FileTooLarge
 from files.models import File
@@ -32,8 +32,12 @@ class UUIDField(serializers.UUIDField):
 
 
 def file_url(file: File, request) -> str:
-    """The absolute URL of ``file``'s bytes: ``{base}/static/{entity_id}/{id}{extension}``."""
-    path = f"/static/{file.path}"
+    """The signed, absolute URL of ``file``'s bytes: ``{base}/static/{entity_id}/{id}{extension}?...``.
+
+    It loads with no header until it expires (see ``files.signing``).
+    """
+    query = signing.sign(file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension)
+    path = f"/static/{file.path}?{query}"
     base = conf.public_base_url()
     if base:
         return f"{base}{path}"

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from files.views import FileDeleteView, FileServeView, FileViewSet
+from files.views import FileDeleteView, FileViewSet, serve
 
 app_name = "files"
 
@@ -12,6 +12,6 @@ router.register("api/files", FileViewSet, basename="file")
 
 urlpatterns = [
     path("static/delete_file/<str:file_id>", FileDeleteView.as_view(), name="delete"),
-    path("static/<path:file_path>", FileServeView.as_view(), name="serve"),
+    path("static/<path:file_path>", serve, name="serve"),
     *router.urls,
 ]

@@ -1,29 +1,96 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite.
 
+``pytest --storage=s3`` runs the suite with the files' bytes in S3: a real
+S3-protocol server (moto's standalone server) started on loopback for the
+session, reached through django-storages and boto3 over HTTP.
+"""
+
+import socket
+import uuid
+
+import boto3
 import pytest
 from django.core.files.storage import storages
 from rest_framework.test import APIClient
 
+from files import caching
 from tests.factories import UserFactory
+
+S3_BUCKET = "clinic-files-test"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--storage", choices=["local", "s3"], default="local", help="where tests keep files' bytes")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A moto S3 server on a free loopback port, with the test bucket."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    _s3_client(endpoint).create_bucket(Bucket=S3_BUCKET)
+    yield endpoint
+    server.stop()
+
+
+def _s3_client(endpoint: str):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1"
+    )
+
+
+def s3_backend(endpoint: str) -> dict:
+    """A ``STORAGES`` entry for the test bucket, under a prefix no other test uses."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": endpoint,
+            "access_key": "test",
+            "secret_key": "test",
+            "region_name": "us-east-1",
+            "signature_version": "s3v4",
+            "location": f"test-{uuid.uuid4().hex}",
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
 
 
 @pytest.fixture(autouse=True)
-def files_root(settings, tmp_path):
-    """Every test stores its files in a fresh folder of its own."""
-    root = tmp_path / "files"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            **settings.STORAGES["default"],
-            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "location": root},
-        },
-    }
-    return root
+def files_storage(request, settings, tmp_path):
+    """Every test stores its files in a fresh place of its own: a folder, or a prefix of the S3 bucket."""
+    if request.config.getoption("--storage") == "s3":
+        backend = s3_backend(request.getfixturevalue("s3_endpoint"))
+    else:
+        backend = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "location": tmp_path / "files"},
+        }
+    settings.STORAGES = {**settings.STORAGES, "default": backend}
+
+
+@pytest.fixture
+def on_s3(settings, s3_endpoint):
+    """Files stored in S3 for this test, whatever ``--storage`` says."""
+    settings.STORAGES = {**settings.STORAGES, "default": s3_backend(s3_endpoint)}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """The download path's in-process caches start empty in every test."""
+    caching.clear_all()
 
 
 @pytest.fixture
 def storage():
-    """The storage the files app writes to (the one ``files_root`` set up)."""
+    """The storage the files app writes to (the one ``files_storage`` set up)."""
     return storages["default"]
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from tests.factories import DoctorFactory, FileFactory, UserFactory
+from tests.signed import SignedFileURL
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_retrieve_returns_the_file_object(admin_client, png_file):
 
     assert response.status_code == 200
     assert response.json()["id"] == str(png_file.id)
-    assert response.json()["url"] == f"http://testserver/static/{png_file.path}"
+    assert response.json()["url"] == SignedFileURL(png_file)
 
 
 def test_retrieve_unknown_returns_404(admin_client, db):

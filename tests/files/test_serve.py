@@ -33,7 +33,9 @@ def test_serve_escapes_non_ascii_name_in_disposition(admin_client, patient):
 
     response = admin_client.get(f"/static/{file.path}")
 
-    assert response["Content-Disposition"] == "inline; filename*=utf-8''R%C3%B6ntgen%20%22links%22.png"
+    assert response["Content-Disposition"] == (
+        "inline; filename=\"Rontgen _links_.png\"; filename*=UTF-8''R%C3%B6ntgen%20%22links%22.png"
+    )
 
 
 @pytest.mark.parametrize(

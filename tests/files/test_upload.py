@@ -9,6 +9,7 @@ import pytest
 from demo import samples
 from files.models import File
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
+from tests.signed import SignedFileURL
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -46,7 +47,7 @@ def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient,
         "type": "report",
         "mime_type": extension,
         "entity_id": str(patient.pk),
-        "url": f"http://testserver/static/{patient.pk}/{file.pk}{extension}",
+        "url": SignedFileURL(file),
         "name": name,
         "size": len(content),
         "content_type": media_type,

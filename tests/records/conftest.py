@@ -19,6 +19,7 @@ from doctors.models import Doctor
 from files.models import File
 from patients.models import Patient
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory
+from tests.signed import SignedFileURL
 
 
 def iso(value: dt.datetime) -> str:
@@ -161,7 +162,7 @@ def file_json(file: File, base: str = "http://testserver") -> dict[str, Any]:
         "type": file.category,
         "mime_type": file.extension,
         "entity_id": str(file.entity_id),
-        "url": f"{base}/static/{file.entity_id}/{file.id}{file.extension}",
+        "url": SignedFileURL(file, base),
         "name": file.name,
         "size": file.size,
         "content_type": file.media_type,

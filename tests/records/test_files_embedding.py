@@ -9,6 +9,7 @@ from files.models import File
 from files.permissions import ModelPermissionPolicy
 from tests.factories import FileFactory, UserFactory
 from tests.records.conftest import RECORD_TYPES, file_json, give_ids_in_reverse_insertion_order, record_json
+from tests.signed import SignedFileURL
 
 FILE_KEYS = ["id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at"]
 
@@ -33,7 +34,7 @@ def test_detail_embeds_files_like_the_seed_example(admin_client, record_type, re
         "type": "profile",
         "mime_type": ".png",
         "entity_id": str(record.pk),
-        "url": f"http://testserver/static/{record.pk}/{photo.id}.png",
+        "url": SignedFileURL(photo),
         "name": "photo.png",
         "size": len(samples.png_bytes()),
         "content_type": "image/png",
@@ -41,7 +42,7 @@ def test_detail_embeds_files_like_the_seed_example(admin_client, record_type, re
     }
     assert files[1]["type"] == "report"
     assert files[1]["mime_type"] == ".pdf"
-    assert files[1]["url"] == f"http://testserver/static/{record.pk}/{report.id}.pdf"
+    assert files[1]["url"] == SignedFileURL(report)
     assert files[1]["content_type"] == "application/pdf"
     assert files == [file_json(photo), file_json(report)]
 
@@ -184,7 +185,7 @@ def test_public_base_url_setting_changes_the_url_base(
 ):
     settings.FILES_PUBLIC_BASE_URL = base_url
     photo = record_files[0]
-    expected = f"{expected_base}/static/{record.pk}/{photo.id}.png"
+    expected = SignedFileURL(photo, expected_base)
 
     detail = admin_client.get(record_type.detail_url(record.pk)).json()["files"][0]["url"]
     listed = admin_client.get(record_type.url).json()["results"][0]["files"][0]["url"]
@@ -200,7 +201,7 @@ def test_without_public_base_url_the_url_follows_the_request_host(admin_client, 
 
     body = admin_client.get(record_type.detail_url(record.pk), HTTP_HOST="api.clinic.example", secure=True).json()
 
-    assert body["files"][0]["url"] == f"https://api.clinic.example/static/{record.pk}/{photo.id}.png"
+    assert body["files"][0]["url"] == SignedFileURL(photo, "https://api.clinic.example")
 
 
 def test_user_without_file_view_permission_sees_no_embedded_files(client_for, record_type, record, record_files):

@@ -128,15 +128,16 @@ def test_seed_without_password_generates_and_prints_one(db):
     assert get_user_model().objects.get(username="demo-admin").check_password(password)
 
 
-def test_second_seed_creates_no_duplicates(db, files_root):
+def test_second_seed_creates_no_duplicates(db, storage):
     seed()
     before = _counts()
-    stored = sorted(path for path in files_root.rglob("*") if path.is_file())
+    stored = _stored_names(storage)
 
     output = seed()
 
     assert _counts() == before == (3, 2, 1, 6, 3)
-    assert sorted(path for path in files_root.rglob("*") if path.is_file()) == stored
+    assert _stored_names(storage) == stored
+    assert len(stored) == 6
     assert "Demo records exist already" in output
 
 
@@ -157,3 +158,9 @@ def test_second_seed_keeps_each_user_in_exactly_its_role(db, role):
 
     user = get_user_model().objects.get(username=f"demo-{role}")
     assert list(user.groups.values_list("name", flat=True)) == [role]
+
+
+def _stored_names(storage) -> list[str]:
+    """Every name in storage, one folder (a record's id) deep."""
+    folders, _ = storage.listdir("")
+    return sorted(f"{folder}/{name}" for folder in folders for name in storage.listdir(folder)[1])

@@ -1,0 +1,143 @@
+"""Who may read a file's bytes: signed URLs, tokens, sessions.
+
+:func:`download_reply` answers ``GET``/``HEAD /static/{entity_id}/{file_id}{ext}``
+completely — authentication, authorisation, then :func:`files.serving.reply`.
+It works on a WSGI environ, so the same code runs in the WSGI fast path
+(``files.wsgi``, before Django) and in the Django view behind it.
+
+A signed URL is checked without the database. A token's user and
+permissions are cached for ``FILES_AUTH_CACHE_SECONDS`` (see
+``files.caching``); whether the file still exists is asked of storage
+every time, so a deleted file is 404 at once.
+"""
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from files import conf, signing
+from files.caching import BoundedCache
+from files.models import File
+from files.permissions import VIEW
+from files.serving import Reply, error_reply, file_meta, reply
+
+PREFIX = "/static/"
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The only shape a file's path under /static/ has: {entity_id}/{file_id}{extension}.
+FILE_PATH = re.compile(rf"(?P<entity_id>{_UUID})/(?P<file_id>{_UUID})(?P<extension>\.[a-z0-9]{{1,15}})")
+
+FILE_NOT_FOUND = "File not found"
+_CHALLENGE = [("WWW-Authenticate", "Token")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A token's user as the download path knows it: enough to ask the permission policy."""
+
+    pk: int
+    is_active: bool
+    is_superuser: bool
+    permissions: frozenset[str]
+    is_authenticated = True
+    is_anonymous = False
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return self.is_active and (self.is_superuser or perm in self.permissions)
+
+
+_principals: BoundedCache[Principal] = BoundedCache(size=10_000, ttl=conf.auth_cache_seconds)
+
+
+def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply:
+    """The whole answer to a request for the file at ``path`` (what follows /static/).
+
+    ``user`` is the session's user when Django's middleware ran; the fast
+    path passes none and leaves requests with a session cookie to Django.
+    """
+    if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
+        return error_reply(405, f'Method "{environ.get("REQUEST_METHOD")}" not allowed.', [("Allow", "GET, HEAD")])
+    match = FILE_PATH.fullmatch(path)
+    if match is None:
+        return error_reply(404, FILE_NOT_FOUND)
+    query = environ.get("QUERY_STRING", "")
+    if "signature=" in query:
+        return _signed_reply(environ, match, parse_qs(query))
+    principal = _token_principal(environ) if "HTTP_AUTHORIZATION" in environ else None
+    if isinstance(principal, Reply):
+        return principal
+    principal = principal or (user if user is not None and user.is_authenticated else None)
+    if principal is None:
+        return error_reply(401, "Not authenticated", _CHALLENGE)
+    return _authorised_reply(environ, match, principal)
+
+
+def _signed_reply(environ, match: re.Match, query: dict[str, list[str]]) -> Reply:
+    try:
+        expiry = signing.verify(
+            file_id=match["file_id"],
+            entity_id=match["entity_id"],
+            extension=match["extension"],
+            expires=query.get("expires", [""])[0],
+            signature=query.get("signature", [""])[0],
+        )
+    except signing.InvalidSignature as error:
+        return error_reply(403, str(error))
+    return _file_reply(environ, match, max_age=int(expiry - time.time()))
+
+
+def _authorised_reply(environ, match: re.Match, principal) -> Reply:
+    policy = conf.permission_policy()
+    if not policy.user_has_permission(principal, VIEW):
+        return error_reply(403, "Permission denied")
+    meta = _meta(match)
+    if meta is None:
+        return error_reply(404, FILE_NOT_FOUND)
+    if not policy.user_has_permission_for_file(principal, VIEW, meta):
+        return error_reply(403, "Permission denied")
+    return _file_reply(environ, match, max_age=None, meta=meta)
+
+
+def _file_reply(environ, match: re.Match, *, max_age: int | None, meta=None) -> Reply:
+    meta = meta or _meta(match)
+    answer = reply(meta, environ, max_age=max_age) if meta is not None else None
+    return answer or error_reply(404, FILE_NOT_FOUND)
+
+
+def _meta(match: re.Match):
+    try:
+        return file_meta(file_id=match["file_id"], entity_id=match["entity_id"], extension=match["extension"])
+    except File.DoesNotExist:
+        return None
+
+
+def _token_principal(environ) -> Principal | Reply | None:
+    """The principal of an ``Authorization: Token <key>`` header, a 401 reply, or None for another scheme."""
+    scheme, _, key = environ["HTTP_AUTHORIZATION"].partition(" ")
+    if scheme.lower() != "token":
+        return None
+    if not key or " " in key.strip():
+        return error_reply(401, "Invalid token header.", _CHALLENGE)
+    try:
+        return _principals.get_or_set(key.strip(), lambda: _load_principal(key.strip()))
+    except AuthenticationFailed as error:
+        return error_reply(401, str(error.detail), _CHALLENGE)
+
+
+def _load_principal(key: str) -> Principal:
+    user, _ = TokenAuthentication().authenticate_credentials(key)
+    return Principal(
+        pk=user.pk,
+        is_active=user.is_active,
+        is_superuser=user.is_superuser,
+        permissions=frozenset(user.get_all_permissions()),
+    )
+
+
+def forget_token(key: str) -> None:
+    """Stop trusting a token at once in this process (other processes: within the cache time)."""
+    _principals.discard(key)

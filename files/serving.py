@@ -1,0 +1,208 @@
+"""Answering GET and HEAD for a file's bytes, the same way on every path.
+
+The WSGI fast path (``files.wsgi``) and the Django view (``files.views``)
+both decide *whether* a request may read a file; this module decides *what*
+it gets: 200, 206, 304, 412 or 416, the headers every download carries, and
+the bytes, sent in the configured serving mode.
+"""
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.utils.http import http_date
+
+from files import backends, conf, http
+from files.caching import BoundedCache
+from files.models import File
+
+# Stored files are shown in the browser, never run: no script, no plugin, no
+# network, a sandbox of their own. PDFs are the exception: Chrome's viewer is
+# a plugin that both `sandbox` and `object-src 'none'` block; a PDF here is
+# one by its bytes and `nosniff` keeps it from being read as anything else.
+CONTENT_SECURITY_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+PDF_CONTENT_SECURITY_POLICY = "script-src 'none'"
+
+PDF = "application/pdf"
+# Only these are shown in the browser; anything else (Word files) is always downloaded.
+_INLINE_TYPES = frozenset({"image/png", "image/jpeg", PDF})
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What serving needs to know of a stored file. A file never changes, so this can be cached."""
+
+    id: str
+    entity_id: str
+    entity_type_id: int
+    extension: str
+    media_type: str
+    name: str
+    size: int
+    sha256: str
+    modified: float
+    storage_name: str
+
+    @classmethod
+    def of(cls, file: File) -> "FileMeta":
+        return cls(
+            id=str(file.pk),
+            entity_id=str(file.entity_id),
+            entity_type_id=file.entity_type_id,
+            extension=file.extension,
+            media_type=file.media_type,
+            name=file.name,
+            size=file.size,
+            sha256=file.sha256,
+            modified=file.created_at.timestamp(),
+            storage_name=file.storage_name,
+        )
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.sha256}"'
+
+
+@dataclass
+class Reply:
+    """A response in WSGI terms: status, headers and an iterable body (a FileSlice for sendfile)."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: Iterable[bytes]
+
+
+_meta_cache: BoundedCache[FileMeta] = BoundedCache(size=10_000)
+
+
+def file_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
+    """The metadata of the file at ``{entity_id}/{file_id}{extension}``; raises ``File.DoesNotExist``.
+
+    Metadata is cached (it never changes); whether the bytes still exist is
+    asked of storage on every request.
+    """
+    meta = _meta_cache.get_or_set(file_id, lambda: FileMeta.of(File.objects.get(pk=file_id)))
+    if meta.entity_id != entity_id or meta.extension != extension:
+        raise File.DoesNotExist(file_id)
+    return meta
+
+
+def forget_file(file_id: str) -> None:
+    """Drop a file's cached metadata (on delete; correctness does not depend on it)."""
+    _meta_cache.discard(file_id)
+
+
+def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) -> Reply | None:
+    """The response to a GET or HEAD for ``meta``'s bytes; ``None`` when the bytes are gone.
+
+    ``environ`` is the WSGI environ (or Django's ``request.META``).
+    ``max_age`` is how long a browser may reuse the response (a signed URL's
+    remaining life); ``None`` makes it revalidate every time.
+    """
+    storage = conf.storage()
+    if not backends.blob_exists(storage, meta.storage_name):
+        return None
+    method = environ.get("REQUEST_METHOD", "GET")
+    validators = [("ETag", meta.etag), ("Last-Modified", http_date(meta.modified)), _cache_control(max_age)]
+    status = http.check_preconditions(
+        method=method,
+        if_match=environ.get("HTTP_IF_MATCH"),
+        if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
+        if_modified_since=environ.get("HTTP_IF_MODIFIED_SINCE"),
+        if_unmodified_since=environ.get("HTTP_IF_UNMODIFIED_SINCE"),
+        etag=meta.etag,
+        last_modified=meta.modified,
+    )
+    if status == 304:
+        return Reply(304, validators, [])
+    if status == 412:
+        return error_reply(412, "Precondition failed")
+    download = "download=1" in environ.get("QUERY_STRING", "").split("&")
+    headers = [
+        *validators,
+        ("Content-Type", meta.media_type),
+        ("Content-Disposition", http.content_disposition(meta.name, attachment=download or not _inline(meta))),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", PDF_CONTENT_SECURITY_POLICY if meta.media_type == PDF else CONTENT_SECURITY_POLICY),
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    mode = conf.serve_mode()
+    if mode == "redirect":
+        return _redirect(meta, storage, headers)
+    if mode == "accel":
+        return Reply(200, [*headers, ("X-Accel-Redirect", conf.accel_prefix() + quote(meta.storage_name))], [])
+    return _stream(meta, storage, environ, method, headers)
+
+
+def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
+    """An error in the API's format, ``{"detail": "..."}``."""
+    body = json.dumps({"detail": detail}).encode()
+    return Reply(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+            *headers,
+        ],
+        [body],
+    )
+
+
+def _stream(meta: FileMeta, storage, environ: Mapping[str, str], method: str, headers: list) -> Reply:
+    headers.append(("Accept-Ranges", "bytes"))
+    ranges = None
+    if http.if_range_allows_partial(environ.get("HTTP_IF_RANGE"), etag=meta.etag, last_modified=meta.modified):
+        try:
+            ranges = http.parse_range(environ.get("HTTP_RANGE"), meta.size)
+        except http.RangeNotSatisfiable:
+            return error_reply(416, "Range not satisfiable", [("Content-Range", f"bytes */{meta.size}")])
+    head = method == "HEAD"
+    if ranges is None:
+        body = [] if head or meta.size == 0 else backends.open_range(storage, meta.storage_name, 0, meta.size - 1)
+        return Reply(200, [*headers, ("Content-Length", str(meta.size))], body)
+    if len(ranges) == 1:
+        first, last = ranges[0]
+        body = [] if head else backends.open_range(storage, meta.storage_name, first, last)
+        range_headers = [("Content-Range", http.content_range(first, last, meta.size))]
+        return Reply(206, [*headers, *range_headers, ("Content-Length", str(last - first + 1))], body)
+    plan = http.MultipartByteranges(ranges, meta.size, meta.media_type)
+    headers = [(name, value) for name, value in headers if name != "Content-Type"]
+    headers += [("Content-Type", plan.content_type), ("Content-Length", str(plan.content_length))]
+    return Reply(206, headers, [] if head else _multipart_body(plan, storage, meta.storage_name))
+
+
+def _multipart_body(plan: http.MultipartByteranges, storage, name: str) -> Iterator[bytes]:
+    for part_header, first, last in plan.parts():
+        yield part_header
+        part = backends.open_range(storage, name, first, last)
+        try:
+            yield from part
+        finally:
+            part.close()
+    yield plan.closing
+
+
+def _redirect(meta: FileMeta, storage, headers: list) -> Reply:
+    disposition = dict(headers)["Content-Disposition"]
+    location = backends.presigned_url(
+        storage,
+        meta.storage_name,
+        lifetime=conf.redirect_lifetime(),
+        content_type=meta.media_type,
+        disposition=disposition,
+    )
+    kept = [(name, value) for name, value in headers if name not in {"Content-Type", "Content-Disposition"}]
+    return Reply(302, [*kept, ("Location", location), ("Content-Length", "0")], [])
+
+
+def _cache_control(max_age: int | None) -> tuple[str, str]:
+    if max_age is None or max_age <= 0:
+        return ("Cache-Control", "private, no-cache")
+    return ("Cache-Control", f"private, max-age={max_age}")
+
+
+def _inline(meta: FileMeta) -> bool:
+    return meta.media_type in _INLINE_TYPES

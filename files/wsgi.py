@@ -1,0 +1,63 @@
+"""The download fast path: a WSGI layer in front of Django for ``GET /static/...``.
+
+A clinic's screens load dozens of thumbnails at once, so the download path
+skips Django's request and middleware machinery whenever it can decide
+alone: a signed URL, a token, or no credentials at all (401). Requests with
+a session cookie, and everything else, go on to Django, whose view runs the
+very same code (``files.downloads``).
+
+Wrap the project's WSGI application with it::
+
+    application = FilesFastPath(get_wsgi_application())
+"""
+
+import logging
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core.signals import request_finished, request_started
+
+from files.backends import CHUNK, FileSlice
+from files.downloads import PREFIX, download_reply
+from files.serving import Reply, error_reply
+
+logger = logging.getLogger(__name__)
+
+_DELETE_PREFIX = PREFIX + "delete_file/"
+
+
+class FilesFastPath:
+    def __init__(self, application) -> None:
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        if not self._decides(environ):
+            return self.application(environ, start_response)
+        # Django's request signals keep database connections healthy (closing broken or expired ones).
+        request_started.send(sender=self.__class__, environ=environ)
+        try:
+            answer = download_reply(environ, path=environ["PATH_INFO"][len(PREFIX) :])
+        except Exception:
+            logger.exception("download failed: %s", environ.get("PATH_INFO"))
+            answer = error_reply(500, "Internal server error")
+        finally:
+            request_finished.send(sender=self.__class__)
+        return send(answer, environ, start_response)
+
+    @staticmethod
+    def _decides(environ) -> bool:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX) or path.startswith(_DELETE_PREFIX):
+            return False
+        if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
+            return False
+        has_session = settings.SESSION_COOKIE_NAME + "=" in environ.get("HTTP_COOKIE", "")
+        return not has_session or "HTTP_AUTHORIZATION" in environ or "signature=" in environ.get("QUERY_STRING", "")
+
+
+def send(answer: Reply, environ, start_response):
+    """Hand a reply to the WSGI server; a file slice goes through its ``wsgi.file_wrapper`` (sendfile)."""
+    start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", answer.headers)
+    if isinstance(answer.body, FileSlice) and "wsgi.file_wrapper" in environ:
+        return environ["wsgi.file_wrapper"](answer.body, CHUNK)
+    return answer.body

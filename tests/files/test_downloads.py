@@ -1,0 +1,388 @@
+"""GET /static/...: signed URLs, tokens and sessions, and HTTP semantics, on both download paths.
+
+Every test runs twice: through the WSGI fast path in front of Django
+(``clinic.wsgi.application``, as gunicorn calls it) and through Django's
+own view (the test client), which must answer the same.
+"""
+
+import hashlib
+import time
+import types
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from demo import samples
+from files import caching, signing
+from files.serializers import file_url
+from files.services import file_delete
+from tests.factories import FileFactory, UserFactory
+from tests.wsgi import wsgi_request
+
+PDF = samples.pdf_bytes("Discharge summary " * 40)
+
+
+@pytest.fixture
+def pdf_file(patient):
+    return FileFactory(owner=patient, name="summary.pdf", content=PDF)
+
+
+class Answer:
+    def __init__(self, status: int, headers, body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name]
+
+
+@pytest.fixture(params=["fast path", "django view"])
+def fetch(request):
+    """``fetch(url, token=None, method="GET", **headers)``: one download request, by the path under test."""
+
+    def through_fast_path(url, *, token=None, method="GET", **headers):
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        response = wsgi_request(url, method=method, headers=headers)
+        return Answer(response.status, response.headers, response.body)
+
+    def through_django(url, *, token=None, method="GET", **headers):
+        client = APIClient()
+        if token:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+        response = client.generic(method, url, **meta)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        return Answer(response.status_code, response.headers, body)
+
+    return through_fast_path if request.param == "fast path" else through_django
+
+
+@pytest.fixture
+def token(admin):
+    return admin.auth_token.key
+
+
+def signed_url(file, now=None) -> str:
+    query = signing.sign(file_id=str(file.id), entity_id=str(file.entity_id), extension=file.extension, now=now)
+    return f"/static/{file.path}?{query}"
+
+
+def bare(file) -> str:
+    return f"/static/{file.path}"
+
+
+# Signed URLs
+
+
+def test_signed_url_opens_without_credentials(fetch, pdf_file):
+    answer = fetch(signed_url(pdf_file))
+
+    assert answer.status == 200
+    assert answer.body == PDF
+    assert answer["Content-Type"] == "application/pdf"
+    assert answer["Content-Length"] == str(len(PDF))
+
+
+def test_url_in_the_file_object_opens_without_credentials(fetch, pdf_file, rf):
+    url = urlsplit(file_url(pdf_file, rf.get("/")))
+
+    assert fetch(f"{url.path}?{url.query}").body == PDF
+
+
+def test_signed_response_is_cacheable_for_no_longer_than_the_signature_lives(fetch, pdf_file, settings):
+    settings.FILES_URL_LIFETIME = 300
+    url = signed_url(pdf_file)
+    remaining = int(parse_qs(urlsplit(url).query)["expires"][0]) - time.time()
+
+    cache_control = fetch(url)["Cache-Control"]
+
+    assert cache_control.startswith("private, max-age=")
+    assert 0 < int(cache_control.split("=")[1]) <= remaining
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda url: url.replace("signature=", "signature=0"), id="signature"),
+        pytest.param(lambda url: url.replace("expires=", "expires=9"), id="expiry"),
+        pytest.param(lambda url: url.replace(".pdf?", ".png?"), id="extension"),
+    ],
+)
+def test_tampered_signed_url_returns_403(fetch, pdf_file, tamper):
+    answer = fetch(tamper(signed_url(pdf_file)))
+
+    assert answer.status == 403
+    assert answer.body == b'{"detail": "Invalid file URL signature"}'
+
+
+def test_signature_of_another_file_returns_403(fetch, pdf_file, patient):
+    other = FileFactory(owner=patient, name="other.pdf", content=PDF)
+    query = urlsplit(signed_url(other)).query
+
+    assert fetch(f"{bare(pdf_file)}?{query}").status == 403
+
+
+def test_expired_signed_url_returns_403(fetch, pdf_file):
+    answer = fetch(signed_url(pdf_file, now=time.time() - 3600))
+
+    assert answer.status == 403
+    assert answer.body == b'{"detail": "File URL has expired"}'
+
+
+def test_signed_url_after_delete_returns_404_at_once(fetch, pdf_file, django_capture_on_commit_callbacks):
+    url = signed_url(pdf_file)
+    assert fetch(url).status == 200  # its metadata is now cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        file_delete(file=pdf_file)
+
+    assert fetch(url).status == 404
+
+
+def test_checking_a_signed_url_needs_no_query(fetch, pdf_file, django_assert_num_queries):
+    url = signed_url(pdf_file)
+    fetch(url)
+
+    with django_assert_num_queries(0):
+        assert fetch(url).status == 200
+
+
+# Tokens and sessions
+
+
+def test_no_credentials_and_no_signature_returns_401(fetch, pdf_file):
+    answer = fetch(bare(pdf_file))
+
+    assert answer.status == 401
+    assert answer.body == b'{"detail": "Not authenticated"}'
+    assert answer["WWW-Authenticate"] == "Token"
+
+
+def test_token_download_is_revalidated_every_time(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token)
+
+    assert answer.status == 200
+    assert answer["Cache-Control"] == "private, no-cache"
+
+
+@pytest.mark.parametrize("header", ["Token", "Token ", "Token a b"])
+def test_malformed_token_header_returns_401(fetch, pdf_file, header):
+    assert fetch(bare(pdf_file), Authorization=header).status == 401
+
+
+def test_unknown_token_returns_401(fetch, pdf_file):
+    answer = fetch(bare(pdf_file), token="f" * 40)
+
+    assert answer.status == 401
+    assert answer.body == b'{"detail": "Invalid token."}'
+
+
+def test_token_without_view_permission_returns_403(fetch, pdf_file):
+    answer = fetch(bare(pdf_file), token=UserFactory().auth_token.key)
+
+    assert answer.status == 403
+    assert answer.body == b'{"detail": "Permission denied"}'
+
+
+def test_a_warm_token_download_needs_no_query(fetch, pdf_file, token, django_assert_num_queries):
+    fetch(bare(pdf_file), token=token)
+
+    with django_assert_num_queries(0):
+        assert fetch(bare(pdf_file), token=token).status == 200
+
+
+def test_deleted_token_is_refused_at_once(fetch, pdf_file, admin, token):
+    assert fetch(bare(pdf_file), token=token).status == 200
+
+    admin.auth_token.delete()
+
+    assert fetch(bare(pdf_file), token=token).status == 401
+
+
+def test_withdrawn_permission_is_honoured_within_the_auth_cache_time(fetch, pdf_file, monkeypatch, settings):
+    settings.FILES_AUTH_CACHE_SECONDS = 10
+    clock = types.SimpleNamespace(monotonic=lambda: 1000.0)
+    monkeypatch.setattr(caching, "time", clock)
+    user = UserFactory(role="receptionist")
+    assert fetch(bare(pdf_file), token=user.auth_token.key).status == 200
+
+    user.groups.remove(Group.objects.get(name="receptionist"))
+    clock.monotonic = lambda: 1009.0
+    still_cached = fetch(bare(pdf_file), token=user.auth_token.key).status
+    clock.monotonic = lambda: 1010.5
+    after_expiry = fetch(bare(pdf_file), token=user.auth_token.key).status
+
+    assert (still_cached, after_expiry) == (200, 403)
+
+
+def test_session_login_downloads_through_django(pdf_file, admin, client):
+    client.force_login(admin)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    response = wsgi_request(bare(pdf_file), headers={"Cookie": cookie})
+
+    assert response.status == 200
+    assert response.body == PDF
+
+
+# HTTP semantics
+
+
+def test_etag_is_the_sha256_and_last_modified_is_set(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token)
+
+    assert answer["ETag"] == f'"{hashlib.sha256(PDF).hexdigest()}"'
+    assert answer["Last-Modified"].endswith(" GMT")
+    assert answer["Accept-Ranges"] == "bytes"
+
+
+@pytest.mark.parametrize("if_none_match", ["{etag}", "W/{etag}", '"other", {etag}', "*"])
+def test_if_none_match_returns_304_without_content_type(fetch, pdf_file, token, if_none_match):
+    etag = f'"{pdf_file.sha256}"'
+
+    answer = fetch(bare(pdf_file), token=token, **{"If-None-Match": if_none_match.format(etag=etag)})
+
+    assert answer.status == 304
+    assert answer.body == b""
+    assert "Content-Type" not in answer.headers
+    assert answer["ETag"] == etag
+
+
+def test_if_modified_since_returns_304_unless_if_none_match_is_present(fetch, pdf_file, token):
+    last_modified = fetch(bare(pdf_file), token=token)["Last-Modified"]
+
+    unchanged = fetch(bare(pdf_file), token=token, **{"If-Modified-Since": last_modified})
+    other_tag = fetch(bare(pdf_file), token=token, **{"If-Modified-Since": last_modified, "If-None-Match": '"x"'})
+
+    assert (unchanged.status, other_tag.status) == (304, 200)
+
+
+def test_failed_if_match_returns_412(fetch, pdf_file, token):
+    assert fetch(bare(pdf_file), token=token, **{"If-Match": '"not-it"'}).status == 412
+
+
+def test_failed_if_unmodified_since_returns_412(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token, **{"If-Unmodified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"})
+
+    assert answer.status == 412
+
+
+@pytest.mark.parametrize(
+    ("header", "first", "last"),
+    [("bytes=0-99", 0, 99), ("bytes=100-", 100, len(PDF) - 1), ("bytes=-50", len(PDF) - 50, len(PDF) - 1)],
+)
+def test_single_range_returns_206_with_those_bytes(fetch, pdf_file, token, header, first, last):
+    answer = fetch(bare(pdf_file), token=token, Range=header)
+
+    assert answer.status == 206
+    assert answer.body == PDF[first : last + 1]
+    assert answer["Content-Range"] == f"bytes {first}-{last}/{len(PDF)}"
+    assert answer["Content-Length"] == str(last - first + 1)
+
+
+def test_several_ranges_return_multipart_byteranges(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token, Range="bytes=200-209, 0-9")
+
+    assert answer.status == 206
+    assert answer["Content-Type"].startswith("multipart/byteranges; boundary=")
+    assert answer["Content-Length"] == str(len(answer.body))
+    boundary = answer["Content-Type"].split("boundary=")[1].encode()
+    parts = [part for part in answer.body.split(b"--" + boundary) if b"Content-Range" in part]
+    assert [part.split(b"\r\n\r\n", 1)[1].removesuffix(b"\r\n") for part in parts] == [PDF[0:10], PDF[200:210]]
+
+
+def test_unsatisfiable_range_returns_416(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token, Range=f"bytes={len(PDF)}-")
+
+    assert answer.status == 416
+    assert answer["Content-Range"] == f"bytes */{len(PDF)}"
+
+
+@pytest.mark.parametrize("header", ["bytes=9-1", "items=0-1", "bytes=abc", ",".join(["bytes=0-0"] + ["1-1"] * 100)])
+def test_unusable_range_header_returns_the_whole_file(fetch, pdf_file, token, header):
+    answer = fetch(bare(pdf_file), token=token, Range=header)
+
+    assert (answer.status, answer.body) == (200, PDF)
+
+
+def test_if_range_with_current_etag_honours_the_range(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token, Range="bytes=0-9", **{"If-Range": f'"{pdf_file.sha256}"'})
+
+    assert (answer.status, answer.body) == (206, PDF[:10])
+
+
+def test_if_range_with_another_validator_returns_the_whole_file(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token, Range="bytes=0-9", **{"If-Range": '"an-older-version"'})
+
+    assert (answer.status, answer.body) == (200, PDF)
+
+
+def test_head_sends_headers_without_the_body(fetch, pdf_file, token):
+    answer = fetch(bare(pdf_file), token=token, method="HEAD")
+
+    assert answer.status == 200
+    assert answer.body == b""
+    assert answer["Content-Length"] == str(len(PDF))
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_other_methods_return_405(fetch, pdf_file, token, method):
+    answer = fetch(bare(pdf_file), token=token, method=method)
+
+    assert answer.status == 405
+    assert answer["Allow"] == "GET, HEAD"
+
+
+def test_download_parameter_makes_an_attachment(fetch, pdf_file):
+    answer = fetch(signed_url(pdf_file) + "&download=1")
+
+    assert answer["Content-Disposition"] == 'attachment; filename="summary.pdf"'
+
+
+def test_word_documents_are_always_attachments(fetch, patient, token):
+    file = FileFactory(owner=patient, name="letter.docx", content=samples.docx_bytes())
+
+    assert fetch(bare(file), token=token)["Content-Disposition"].startswith("attachment;")
+
+
+def test_images_and_errors_carry_nosniff_and_a_sandboxing_csp(fetch, patient, token):
+    photo = FileFactory(owner=patient, name="photo.png")
+
+    for answer in (fetch(bare(photo), token=token), fetch(f"/static/{patient.pk}/{patient.pk}.png", token=token)):
+        assert answer["X-Content-Type-Options"] == "nosniff"
+        assert answer["Content-Security-Policy"].startswith("default-src 'none';")
+        assert answer["Content-Security-Policy"].endswith("; sandbox")
+
+
+def test_pdfs_carry_nosniff_and_a_csp_chromes_pdf_viewer_can_work_with(fetch, pdf_file, token):
+    # Chrome's PDF viewer is a plugin: a CSP sandbox or object-src 'none' would leave the page blank.
+    answer = fetch(bare(pdf_file), token=token)
+
+    assert answer["X-Content-Type-Options"] == "nosniff"
+    assert answer["Content-Security-Policy"] == "script-src 'none'"
+
+
+# Serving modes
+
+
+def test_accel_mode_hands_the_transfer_to_nginx(fetch, pdf_file, token, settings):
+    settings.FILES_SERVE_MODE = "accel"
+
+    answer = fetch(bare(pdf_file), token=token)
+
+    assert answer.status == 200
+    assert answer.body == b""
+    assert answer["X-Accel-Redirect"] == f"/_protected_files/{pdf_file.storage_name}"
+    assert answer["Content-Type"] == "application/pdf"
+    assert answer["ETag"] == f'"{pdf_file.sha256}"'
+
+
+def test_accel_mode_still_answers_conditionals_itself(fetch, pdf_file, token, settings):
+    settings.FILES_SERVE_MODE = "accel"
+
+    answer = fetch(bare(pdf_file), token=token, **{"If-None-Match": f'"{pdf_file.sha256}"'})
+
+    assert answer.status == 304
+    assert "X-Accel-Redirect" not in answer.headers

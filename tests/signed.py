@@ -1,0 +1,35 @@
+"""Matching the signed ``url`` of a File object in assertions."""
+
+from urllib.parse import parse_qs, urlsplit
+
+from files import signing
+
+
+class SignedFileURL:
+    """Equal to ``{base}/static/{entity_id}/{id}{ext}?expires=…&signature=…`` with a signature that verifies."""
+
+    def __init__(self, file, base: str = "http://testserver") -> None:
+        self.file = file
+        self.expected = f"{base}/static/{file.entity_id}/{file.id}{file.extension}"
+
+    def __eq__(self, url: object) -> bool:
+        if not isinstance(url, str):
+            return NotImplemented
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        if url.split("?")[0] != self.expected or set(query) != {"expires", "signature"}:
+            return False
+        try:
+            signing.verify(
+                file_id=str(self.file.id),
+                entity_id=str(self.file.entity_id),
+                extension=self.file.extension,
+                expires=query["expires"][0],
+                signature=query["signature"][0],
+            )
+        except signing.InvalidSignature:
+            return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"<signed {self.expected}?…>"
