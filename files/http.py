@@ -244,7 +244,7 @@ class MultipartByteranges:
     """
 
     def __init__(self, ranges: list[tuple[int, int]], size: int, content_type: str, boundary: str | None = None):
-        # A random boundary cannot be guessed into the file's bytes.
+        # Random, so an uploader can't plant the boundary in the file's bytes.
         boundary = boundary or secrets.token_hex(16)
         self.content_type = f"multipart/byteranges; boundary={boundary}"
         # Every part starts with CRLF: the first one's is preamble, the others' belong to the delimiter.
@@ -258,9 +258,8 @@ class MultipartByteranges:
             for first, last in ranges
         ]
         self.closing = f"\r\n--{boundary}--\r\n".encode("latin-1")
-        self.content_length = sum(len(header) + last - first + 1 for header, first, last in self._parts) + len(
-            self.closing
-        )
+        parts_length = sum(len(header) + last - first + 1 for header, first, last in self._parts)
+        self.content_length = parts_length + len(self.closing)
 
     def parts(self) -> Iterator[tuple[bytes, int, int]]:
         """``(header_bytes, first, last)`` of each part, in order."""
