@@ -3,6 +3,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from appointments.views import AppointmentViewSet
+from clinic.health import healthz, readyz
 from doctors.views import DoctorViewSet
 from patients.views import PatientViewSet
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
 ]
 
 handler400 = "files.errors.bad_request"

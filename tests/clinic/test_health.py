@@ -1,0 +1,49 @@
+"""/healthz and /readyz."""
+
+from django.db import OperationalError
+
+from clinic import health
+
+
+def test_healthz_answers_without_the_database(client, db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_readyz_checks_database_and_storage(client, db):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+
+
+def test_readyz_is_503_when_storage_fails(client, db, settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            # Nothing listens on port 9 of loopback: the store is unreachable.
+            "OPTIONS": {"bucket_name": "b", "endpoint_url": "http://127.0.0.1:9", "access_key": "x", "secret_key": "x"},
+        },
+    }
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "storage": "failing"}
+
+
+class UnreachableDatabase:
+    def cursor(self):
+        raise OperationalError("connection refused")
+
+
+def test_readyz_is_503_when_the_database_fails(client, db, monkeypatch):
+    monkeypatch.setattr(health, "connection", UnreachableDatabase())
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "failing"
