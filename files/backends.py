@@ -19,7 +19,8 @@ class FileSlice:
     """``length`` bytes of an open binary file from its current position.
 
     It has ``fileno()`` when the file has, so ``wsgi.file_wrapper`` can send
-    it with ``sendfile``; ``read()`` never goes past the slice.
+    it with ``sendfile``; ``read()`` never goes past the slice. Closing it
+    closes the file.
     """
 
     def __init__(self, handle, length: int) -> None:
@@ -42,22 +43,67 @@ class FileSlice:
         self._handle.close()
 
 
-def blob_exists(storage: Storage, name: str) -> bool:
-    """Whether the bytes are there, without reading them."""
-    return storage.exists(name)
+class Blob:
+    """A stored file, known to exist, from which slices are read."""
+
+    def slice(self, first: int, last: int) -> FileSlice:
+        """Bytes ``first`` to ``last`` (inclusive)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the blob; a slice being sent keeps what it needs."""
+
+
+class _OpenFile(Blob):
+    def __init__(self, handle) -> None:
+        self._handle = handle
+
+    def slice(self, first: int, last: int) -> FileSlice:
+        self._handle.seek(first, os.SEEK_SET)
+        return FileSlice(self._handle, last - first + 1)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _S3Object(Blob):
+    def __init__(self, storage: Storage, name: str) -> None:
+        from storages.utils import clean_name
+
+        self._object = storage.bucket.Object(storage._normalize_name(clean_name(name)))  # the backend's own key
+
+    def slice(self, first: int, last: int) -> FileSlice:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self._object.get(Range=f"bytes={first}-{last}")["Body"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise FileNotFoundError(self._object.key) from error  # deleted since it was opened
+            raise
+        return FileSlice(body, last - first + 1)
+
+
+def open_blob(storage: Storage, name: str) -> Blob:
+    """The stored file ``name``; raises FileNotFoundError when its bytes are gone.
+
+    On local disk this is one ``open()``: the existence check and the handle
+    that will be sent are the same system call.
+    """
+    if _is_s3(storage):
+        if not storage.exists(name):
+            raise FileNotFoundError(name)
+        return _S3Object(storage, name)
+    try:
+        path = storage.path(name)
+    except NotImplementedError:
+        return _OpenFile(storage.open(name, "rb"))
+    return _OpenFile(open(path, "rb"))
 
 
 def open_range(storage: Storage, name: str, first: int, last: int) -> FileSlice:
     """Bytes ``first`` to ``last`` (inclusive) of ``name``; raises FileNotFoundError."""
-    length = last - first + 1
-    if _is_s3(storage):
-        return FileSlice(_s3_body(storage, name, f"bytes={first}-{last}"), length)
-    try:
-        handle = open(storage.path(name), "rb")  # noqa: SIM115 (closed by the server through FileSlice.close)
-    except NotImplementedError:
-        handle = storage.open(name, "rb")
-    handle.seek(first, os.SEEK_SET)
-    return FileSlice(handle, length)
+    return open_blob(storage, name).slice(first, last)
 
 
 def presigned_url(storage: Storage, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:
@@ -68,16 +114,3 @@ def presigned_url(storage: Storage, name: str, *, lifetime: int, content_type: s
 
 def _is_s3(storage: Storage) -> bool:
     return hasattr(storage, "bucket") and hasattr(storage, "_normalize_name")
-
-
-def _s3_body(storage: Storage, name: str, byte_range: str):
-    from botocore.exceptions import ClientError
-    from storages.utils import clean_name
-
-    try:
-        key = storage._normalize_name(clean_name(name))  # the key the backend itself would use
-        return storage.bucket.Object(key).get(Range=byte_range)["Body"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-            raise FileNotFoundError(name) from error
-        raise

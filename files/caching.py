@@ -22,6 +22,14 @@ V = TypeVar("V")
 
 _MISSING = object()
 _all_caches: list["BoundedCache"] = []
+_loads = threading.local()
+
+
+def take_load_count() -> int:
+    """How many values this thread's caches loaded since the last call (each load is a database query)."""
+    count = getattr(_loads, "count", 0)
+    _loads.count = 0
+    return count
 
 
 def clear_all() -> None:
@@ -48,6 +56,7 @@ class BoundedCache(Generic[V]):
             if entry is not _MISSING and entry[0] > now:
                 self._entries.move_to_end(key)
                 return entry[1]
+        _loads.count = getattr(_loads, "count", 0) + 1
         value = load()
         expires = now + self._ttl() if self._ttl else float("inf")
         with self._lock:

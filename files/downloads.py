@@ -15,7 +15,6 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qs
 
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -66,7 +65,7 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
         return error_reply(404, FILE_NOT_FOUND)
     query = environ.get("QUERY_STRING", "")
     if "signature=" in query:
-        return _signed_reply(environ, match, parse_qs(query))
+        return _signed_reply(environ, match, _query_values(query))
     principal = _token_principal(environ) if "HTTP_AUTHORIZATION" in environ else None
     if isinstance(principal, Reply):
         return principal
@@ -76,14 +75,23 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
     return _authorised_reply(environ, match, principal)
 
 
-def _signed_reply(environ, match: re.Match, query: dict[str, list[str]]) -> Reply:
+def _query_values(query: str) -> dict[str, str]:
+    """The first value of each parameter. A signed URL's parameters are plain ASCII, never encoded."""
+    values: dict[str, str] = {}
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        values.setdefault(name, value)
+    return values
+
+
+def _signed_reply(environ, match: re.Match, query: dict[str, str]) -> Reply:
     try:
         expiry = signing.verify(
             file_id=match["file_id"],
             entity_id=match["entity_id"],
             extension=match["extension"],
-            expires=query.get("expires", [""])[0],
-            signature=query.get("signature", [""])[0],
+            expires=query.get("expires", ""),
+            signature=query.get("signature", ""),
         )
     except signing.InvalidSignature as error:
         return error_reply(403, str(error))

@@ -9,6 +9,7 @@ the bytes, sent in the configured serving mode.
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from urllib.parse import quote
 
 from django.utils.http import http_date
@@ -59,9 +60,25 @@ class FileMeta:
             storage_name=file.storage_name,
         )
 
-    @property
+    @cached_property
     def etag(self) -> str:
         return f'"{self.sha256}"'
+
+    @cached_property
+    def last_modified(self) -> str:
+        return http_date(self.modified)
+
+    @cached_property
+    def inline_disposition(self) -> str:
+        return http.content_disposition(self.name, attachment=self.media_type not in _INLINE_TYPES)
+
+    @cached_property
+    def attachment_disposition(self) -> str:
+        return http.content_disposition(self.name, attachment=True)
+
+    @cached_property
+    def content_security_policy(self) -> str:
+        return PDF_CONTENT_SECURITY_POLICY if self.media_type == PDF else CONTENT_SECURITY_POLICY
 
 
 @dataclass
@@ -101,10 +118,25 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
     remaining life); ``None`` makes it revalidate every time.
     """
     storage = conf.storage()
-    if not backends.blob_exists(storage, meta.storage_name):
+    try:
+        blob = backends.open_blob(storage, meta.storage_name)
+    except FileNotFoundError:
         return None
+    try:
+        answer = _reply(meta, blob, storage, environ, max_age)
+    except FileNotFoundError:
+        answer = None  # deleted while this request was being answered
+    except BaseException:
+        blob.close()
+        raise
+    if answer is None or isinstance(answer.body, list):
+        blob.close()  # otherwise the body owns it and the server closes it
+    return answer
+
+
+def _reply(meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, str], max_age: int | None) -> Reply:
     method = environ.get("REQUEST_METHOD", "GET")
-    validators = [("ETag", meta.etag), ("Last-Modified", http_date(meta.modified)), _cache_control(max_age)]
+    validators = [("ETag", meta.etag), ("Last-Modified", meta.last_modified), _cache_control(max_age)]
     status = http.check_preconditions(
         method=method,
         if_match=environ.get("HTTP_IF_MATCH"),
@@ -122,9 +154,9 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
     headers = [
         *validators,
         ("Content-Type", meta.media_type),
-        ("Content-Disposition", http.content_disposition(meta.name, attachment=download or not _inline(meta))),
+        ("Content-Disposition", meta.attachment_disposition if download else meta.inline_disposition),
         ("X-Content-Type-Options", "nosniff"),
-        ("Content-Security-Policy", PDF_CONTENT_SECURITY_POLICY if meta.media_type == PDF else CONTENT_SECURITY_POLICY),
+        ("Content-Security-Policy", meta.content_security_policy),
         ("Referrer-Policy", "no-referrer"),
     ]
     mode = conf.serve_mode()
@@ -132,7 +164,7 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
         return _redirect(meta, storage, headers)
     if mode == "accel":
         return Reply(200, [*headers, ("X-Accel-Redirect", conf.accel_prefix() + quote(meta.storage_name))], [])
-    return _stream(meta, storage, environ, method, headers)
+    return _stream(meta, blob, environ, method, headers)
 
 
 def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -151,7 +183,7 @@ def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = (
     )
 
 
-def _stream(meta: FileMeta, storage, environ: Mapping[str, str], method: str, headers: list) -> Reply:
+def _stream(meta: FileMeta, blob: backends.Blob, environ: Mapping[str, str], method: str, headers: list) -> Reply:
     headers.append(("Accept-Ranges", "bytes"))
     ranges = None
     if http.if_range_allows_partial(environ.get("HTTP_IF_RANGE"), etag=meta.etag, last_modified=meta.modified):
@@ -161,27 +193,26 @@ def _stream(meta: FileMeta, storage, environ: Mapping[str, str], method: str, he
             return error_reply(416, "Range not satisfiable", [("Content-Range", f"bytes */{meta.size}")])
     head = method == "HEAD"
     if ranges is None:
-        body = [] if head or meta.size == 0 else backends.open_range(storage, meta.storage_name, 0, meta.size - 1)
+        body = [] if head or meta.size == 0 else blob.slice(0, meta.size - 1)
         return Reply(200, [*headers, ("Content-Length", str(meta.size))], body)
     if len(ranges) == 1:
         first, last = ranges[0]
-        body = [] if head else backends.open_range(storage, meta.storage_name, first, last)
+        body = [] if head else blob.slice(first, last)
         range_headers = [("Content-Range", http.content_range(first, last, meta.size))]
         return Reply(206, [*headers, *range_headers, ("Content-Length", str(last - first + 1))], body)
     plan = http.MultipartByteranges(ranges, meta.size, meta.media_type)
     headers = [(name, value) for name, value in headers if name != "Content-Type"]
     headers += [("Content-Type", plan.content_type), ("Content-Length", str(plan.content_length))]
-    return Reply(206, headers, [] if head else _multipart_body(plan, storage, meta.storage_name))
+    return Reply(206, headers, [] if head else _multipart_body(plan, blob))
 
 
-def _multipart_body(plan: http.MultipartByteranges, storage, name: str) -> Iterator[bytes]:
-    for part_header, first, last in plan.parts():
-        yield part_header
-        part = backends.open_range(storage, name, first, last)
-        try:
-            yield from part
-        finally:
-            part.close()
+def _multipart_body(plan: http.MultipartByteranges, blob: backends.Blob) -> Iterator[bytes]:
+    try:
+        for part_header, first, last in plan.parts():
+            yield part_header
+            yield from blob.slice(first, last)
+    finally:
+        blob.close()
     yield plan.closing
 
 
@@ -202,7 +233,3 @@ def _cache_control(max_age: int | None) -> tuple[str, str]:
     if max_age is None or max_age <= 0:
         return ("Cache-Control", "private, no-cache")
     return ("Cache-Control", f"private, max-age={max_age}")
-
-
-def _inline(meta: FileMeta) -> bool:
-    return meta.media_type in _INLINE_TYPES
