@@ -106,6 +106,31 @@ def open_range(storage: Storage, name: str, first: int, last: int) -> FileSlice:
     return open_blob(storage, name).slice(first, last)
 
 
+def move_blob(storage: Storage, old: str, new: str) -> None:
+    """Move stored bytes to another name in the same storage (into the trash and back).
+
+    A rename on local disk; a server-side copy and delete on S3.
+    """
+    if _is_s3(storage):
+        from storages.utils import clean_name
+
+        source, target = (storage._normalize_name(clean_name(name)) for name in (old, new))
+        storage.bucket.copy({"Bucket": storage.bucket.name, "Key": source}, target)
+        storage.bucket.Object(source).delete()
+        return
+    try:
+        source, target = storage.path(old), storage.path(new)
+    except NotImplementedError:
+        with storage.open(old, "rb") as content:
+            storage.save(new, content)
+        storage.delete(old)
+        return
+    os.makedirs(
+        os.path.dirname(target), mode=getattr(storage, "directory_permissions_mode", None) or 0o700, exist_ok=True
+    )
+    os.replace(source, target)
+
+
 def presigned_url(storage: Storage, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:
     """A URL of the store that serves ``name`` for ``lifetime`` seconds with these headers."""
     parameters = {"ResponseContentType": content_type, "ResponseContentDisposition": disposition}

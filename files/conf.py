@@ -4,6 +4,8 @@ Reading at call time (rather than at import) keeps ``override_settings``
 working in tests and lets a host project set any of them in its settings.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
@@ -79,6 +81,11 @@ def redirect_lifetime() -> int:
 def auth_cache_seconds() -> float:
     """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's user and permissions."""
     return float(getattr(settings, "FILES_AUTH_CACHE_SECONDS", 10))
+
+
+def trash_retention() -> timedelta:
+    """``FILES_TRASH_RETENTION_DAYS``: how long a deleted file can be restored (default 30; 0 purges at once)."""
+    return timedelta(days=float(getattr(settings, "FILES_TRASH_RETENTION_DAYS", 30)))
 
 
 def max_upload_size() -> int:

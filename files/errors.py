@@ -18,6 +18,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from files.exceptions import FileOnHold
+
 logger = logging.getLogger(__name__)
 
 # DRF's error codes, where clients know a different name for the same error.
@@ -70,6 +72,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
     elif isinstance(exc, ProtectedError):
         exc = Conflict()
+    elif isinstance(exc, FileOnHold):
+        exc = Conflict(str(exc))
     elif isinstance(exc, IntegrityError):
         # Two requests racing for the same unique value: the loser's validation passed before the winner's insert.
         exc = Conflict("The request conflicts with an existing record")

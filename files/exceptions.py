@@ -16,3 +16,11 @@ class FileTooLarge(FileRejected):
     def __init__(self, limit: int) -> None:
         super().__init__(f"File is larger than the limit of {limit} bytes", code="file_too_large")
         self.limit = limit
+
+
+class FileOnHold(Exception):
+    """A delete or purge refused: the file, or the record that owns it, is on legal hold."""
+
+
+class FileNotRestorable(Exception):
+    """A restore refused: the file is not in the trash, or its record is gone."""

@@ -10,12 +10,15 @@ import unicodedata
 from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
+from django.utils import timezone
 
 from files import conf
+from files.backends import move_blob
 from files.detection import detect_kind, extension_for
-from files.exceptions import FileTooLarge
+from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
 from files.models import File
 
 logger = logging.getLogger(__name__)
@@ -57,21 +60,74 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
 
 
 def file_delete(*, file: File, deleted_by=None) -> None:
-    """Delete ``file``: its row now, its bytes once the transaction commits.
+    """Delete ``file``: unreachable at once, its bytes kept in the trash for ``FILES_TRASH_RETENTION_DAYS``.
 
-    A transaction that rolls back keeps both. Raises ``File.DoesNotExist`` if
-    another request deleted the file first.
+    The row is marked (or, with no retention, removed) in a transaction, and
+    the bytes are moved to the trash (or removed) only once it commits: a
+    transaction that rolls back keeps both. Raises ``File.DoesNotExist`` if
+    another request deleted the file first, :class:`FileOnHold` if the file
+    or its record is on legal hold.
     """
-    with transaction.atomic():
-        deleted, _ = File.objects.filter(pk=file.pk).delete()
-        if not deleted:
-            raise File.DoesNotExist(f"File {file.pk} is already deleted")
-        transaction.on_commit(partial(_delete_bytes, file.storage_name), robust=True)
+    _refuse_if_on_hold(file)
+    if not conf.trash_retention():
+        _remove(file, live=True)
+    else:
+        with transaction.atomic():
+            trashed = File.objects.filter(pk=file.pk).update(deleted_at=timezone.now(), deleted_by=deleted_by)
+            if not trashed:
+                raise File.DoesNotExist(f"File {file.pk} is already deleted")
+            storage = conf.storage()
+            transaction.on_commit(partial(move_blob, storage, file.storage_name, file.trash_name), robust=True)
     logger.info("file deleted", extra={"file_id": str(file.pk), "deleted_by": getattr(deleted_by, "pk", None)})
 
 
+def file_restore(*, file: File, restored_by=None) -> None:
+    """Take ``file`` out of the trash: its row live again now, its bytes back once that commits."""
+    if _owner_of(file) is None:
+        raise FileNotRestorable("The record that owned the file no longer exists")
+    with transaction.atomic():
+        restored = File.all_objects.trashed().filter(pk=file.pk).update(deleted_at=None, deleted_by=None)
+        if not restored:
+            raise FileNotRestorable("The file is not in the trash")
+        transaction.on_commit(partial(move_blob, conf.storage(), file.trash_name, file.storage_name), robust=True)
+    logger.info("file restored", extra={"file_id": str(file.pk), "restored_by": getattr(restored_by, "pk", None)})
+
+
+def file_purge(*, file: File) -> None:
+    """Remove a trashed ``file`` for good: its row now, its bytes once that commits."""
+    _refuse_if_on_hold(file)
+    _remove(file, live=False)
+    logger.info("file purged", extra={"file_id": str(file.pk)})
+
+
+def files_purge_expired(*, now=None) -> int:
+    """Purge every trashed file older than the retention period and not on hold; return how many."""
+    cutoff = (now or timezone.now()) - conf.trash_retention()
+    count = 0
+    for file in File.all_objects.trashed().filter(deleted_at__lte=cutoff, legal_hold=False):
+        try:
+            file_purge(file=file)
+        except (File.DoesNotExist, FileOnHold):
+            continue  # purged, or put on hold, meanwhile
+        count += 1
+    return count
+
+
+def owner_check_deletable(*, owner: models.Model) -> None:
+    """Raise :class:`FileOnHold` when the record, or one of its files, is on legal hold."""
+    if getattr(owner, "legal_hold", False):
+        raise FileOnHold("The record is under legal hold")
+    entity_type = ContentType.objects.get_for_model(owner)
+    if File.objects.filter(entity_type=entity_type, entity_id=owner.pk, legal_hold=True).exists():
+        raise FileOnHold("A file of the record is under legal hold")
+
+
 def files_delete_for_owner(*, owner: models.Model, deleted_by=None) -> int:
-    """Delete every file of ``owner`` through :func:`file_delete`; return how many."""
+    """Delete every file of ``owner`` through :func:`file_delete`; return how many.
+
+    Raises :class:`FileOnHold` when the record or one of its files is on legal hold.
+    """
+    owner_check_deletable(owner=owner)
     entity_type = ContentType.objects.get_for_model(owner)
     count = 0
     for file in File.objects.filter(entity_type=entity_type, entity_id=owner.pk):
@@ -81,6 +137,31 @@ def files_delete_for_owner(*, owner: models.Model, deleted_by=None) -> int:
             continue  # deleted by someone else meanwhile: the outcome is the same
         count += 1
     return count
+
+
+def _refuse_if_on_hold(file: File) -> None:
+    if file.legal_hold:
+        raise FileOnHold("The file is under legal hold")
+    if getattr(_owner_of(file), "legal_hold", False):
+        raise FileOnHold("The record that owns the file is under legal hold")
+
+
+def _owner_of(file: File) -> models.Model | None:
+    try:
+        return file.entity_type.get_object_for_this_type(pk=file.entity_id)
+    except ObjectDoesNotExist:
+        return None
+
+
+def _remove(file: File, *, live: bool) -> None:
+    """Delete the row (live, or trashed) and, after commit, the bytes where they are."""
+    rows = File.objects if live else File.all_objects.trashed()
+    with transaction.atomic():
+        deleted, _ = rows.filter(pk=file.pk).delete()
+        if not deleted:
+            raise File.DoesNotExist(f"File {file.pk} is already gone")
+        name = file.storage_name if live else file.trash_name
+        transaction.on_commit(partial(_delete_bytes, name), robust=True)
 
 
 def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by) -> File:
