@@ -6,11 +6,23 @@ Files are added through the API.
 
 from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
+from files.reconcile import files_reconcile
 from files.services import file_delete, file_purge, file_restore
+
+CLEANUP_SECTIONS = {
+    "orphan_blobs": "Bytes no file points at (removed)",
+    "misplaced_blobs": "Bytes in the wrong place (moved)",
+    "missing_blobs": "Files whose bytes are missing (reported only)",
+    "ownerless_files": "Files of deleted records (put in the trash)",
+    "expired_trash": "Expired trash (purged)",
+}
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -46,6 +58,20 @@ class FileAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # The trash too: restoring and purging happen here.
         return File.all_objects.select_related("entity_type")
+
+    def get_urls(self):
+        cleanup = path("cleanup/", self.admin_site.admin_view(self.cleanup_view), name="files_file_cleanup")
+        return [cleanup, *super().get_urls()]
+
+    def cleanup_view(self, request):
+        """The ``files_cleanup`` command as a page: a dry run on GET, the repair on POST."""
+        if not (request.user.has_perm("files.delete_file") and request.user.has_perm("files.view_file")):
+            raise PermissionDenied
+        applied = request.method == "POST"
+        report = files_reconcile(dry_run=not applied)
+        sections = [(label, getattr(report, field)) for field, label in CLEANUP_SECTIONS.items()]
+        context = {**self.admin_site.each_context(request), "title": "Reconcile files", "sections": sections}
+        return TemplateResponse(request, "admin/files/file/cleanup.html", {**context, "applied": applied})
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,0 +1,106 @@
+"""Reconciling the database with storage: what ``files_cleanup`` and its admin page run.
+
+Over years, rows and bytes drift apart: an upload killed between writing its
+bytes and its row, a crash between a delete's commit and its move to the
+trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
+
+- **orphan blobs**: bytes no row points at, older than a grace period (so an
+  upload in flight is never touched) — removed;
+- **misplaced blobs**: a file's bytes at its live name while it is in the
+  trash, or in the trash while it is live — moved where the row says;
+- **missing blobs**: rows whose bytes are nowhere — reported only, never
+  deleted (an operator decides);
+- **ownerless files**: files whose record no longer exists — put in the trash;
+- **expired trash** — purged, except files on legal hold.
+
+With ``dry_run`` it only reports.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.utils import timezone
+
+from files import conf
+from files.backends import move_blob
+from files.exceptions import FileOnHold
+from files.models import File
+from files.services import file_delete, file_purge
+
+DEFAULT_GRACE = timedelta(hours=24)
+
+
+@dataclass
+class Report:
+    orphan_blobs: list[str] = field(default_factory=list)
+    misplaced_blobs: list[str] = field(default_factory=list)
+    missing_blobs: list[str] = field(default_factory=list)
+    ownerless_files: list[str] = field(default_factory=list)
+    expired_trash: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        return {name.replace("_", " "): len(items) for name, items in vars(self).items()}
+
+
+def files_reconcile(
+    *, dry_run: bool, grace: timedelta = DEFAULT_GRACE, progress: Callable[[int], None] | None = None
+) -> Report:
+    """Find (and unless ``dry_run``, repair) the drift between rows and stored bytes."""
+    storage = conf.storage()
+    report = Report()
+    blobs = set(_all_names(storage, "", progress))
+    files = list(File.all_objects.select_related("entity_type"))
+    expected = {file.blob_name for file in files}
+    known = expected | {file.storage_name for file in files} | {file.trash_name for file in files}
+    cutoff = timezone.now() - grace
+    for name in sorted(blobs - known):
+        if storage.get_modified_time(name) < cutoff:
+            report.orphan_blobs.append(name)
+            if not dry_run:
+                storage.delete(name)
+    for file in files:
+        _check_file(file, blobs, report, dry_run)
+    return report
+
+
+def _check_file(file: File, blobs: set[str], report: Report, dry_run: bool) -> None:
+    other_name = file.storage_name if file.deleted_at else file.trash_name
+    if file.blob_name not in blobs:
+        if other_name in blobs:
+            report.misplaced_blobs.append(other_name)
+            if not dry_run:
+                move_blob(conf.storage(), other_name, file.blob_name)
+        else:
+            report.missing_blobs.append(f"{file.pk} ({file.blob_name})")
+            return
+    if file.deleted_at is None and _owner_missing(file):
+        report.ownerless_files.append(str(file.pk))
+        if not dry_run:
+            file_delete(file=file)
+    elif file.deleted_at and file.deleted_at <= timezone.now() - conf.trash_retention() and not file.legal_hold:
+        report.expired_trash.append(str(file.pk))
+        if not dry_run:
+            try:
+                file_purge(file=file)
+            except FileOnHold:
+                report.expired_trash.pop()
+
+
+def _owner_missing(file: File) -> bool:
+    model = file.entity_type.model_class()
+    return model is None or not model._base_manager.filter(pk=file.entity_id).exists()
+
+
+def _all_names(storage, folder: str, progress: Callable[[int], None] | None) -> Iterator[str]:
+    """Every stored name under ``folder``, walking sub-folders (a record's folder, the trash)."""
+    try:
+        folders, names = storage.listdir(folder)
+    except FileNotFoundError:
+        return  # local disk before the first upload
+    for name in names:
+        yield f"{folder}{name}"
+    if progress:
+        progress(len(names))
+    for sub in folders:
+        yield from _all_names(storage, f"{folder}{sub}/", progress)

@@ -1,0 +1,123 @@
+"""files_cleanup: the database and storage reconciled, on local disk and S3 (the --storage=s3 run)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.base import ContentFile
+from django.core.management import call_command
+from django.utils import timezone
+
+from files.models import File
+from files.reconcile import files_reconcile
+from files.services import file_delete
+from patients.models import Patient
+from tests.factories import FileFactory, PatientFactory, UserFactory
+
+ORPHAN = "01a22500-0000-7000-8000-000000000000/01a22500-0000-7000-8000-000000000001.png"
+
+
+@pytest.fixture
+def drift(db, storage, django_capture_on_commit_callbacks):
+    """One case of each kind of drift, and one healthy file."""
+    healthy = FileFactory()
+    storage.save(ORPHAN, ContentFile(b"bytes of an upload that never got its row"))
+    misplaced = FileFactory()
+    File.all_objects.filter(pk=misplaced.pk).update(deleted_at=timezone.now())  # crashed before its move
+    missing = FileFactory()
+    storage.delete(missing.storage_name)
+    gone_owner = PatientFactory()
+    ownerless = FileFactory(owner=gone_owner)
+    Patient.objects.filter(pk=gone_owner.pk)._raw_delete(Patient.objects.db)  # behind the ORM's back
+    expired = FileFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        file_delete(file=expired)
+    File.all_objects.filter(pk=expired.pk).update(deleted_at=timezone.now() - timedelta(days=90))
+    return {"healthy": healthy, "misplaced": misplaced, "missing": missing, "ownerless": ownerless, "expired": expired}
+
+
+def expected_report(drift) -> dict:
+    return {
+        "orphan_blobs": [ORPHAN],
+        "misplaced_blobs": [drift["misplaced"].storage_name],
+        "missing_blobs": [f"{drift['missing'].pk} ({drift['missing'].storage_name})"],
+        "ownerless_files": [str(drift["ownerless"].pk)],
+        "expired_trash": [str(drift["expired"].pk)],
+    }
+
+
+def test_dry_run_reports_each_drift_exactly_and_changes_nothing(drift, storage):
+    report = files_reconcile(dry_run=True, grace=timedelta(0))
+
+    assert vars(report) == expected_report(drift)
+    assert storage.exists(ORPHAN)
+    assert File.objects.filter(pk=drift["ownerless"].pk).exists()
+    assert File.all_objects.filter(pk=drift["expired"].pk).exists()
+
+
+def test_cleanup_repairs_what_it_can(drift, storage, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        files_reconcile(dry_run=False, grace=timedelta(0))
+
+    assert not storage.exists(ORPHAN)
+    assert storage.exists(drift["misplaced"].trash_name)
+    assert File.all_objects.filter(pk=drift["missing"].pk).exists()  # reported, never deleted
+    assert File.all_objects.get(pk=drift["ownerless"].pk).deleted_at is not None
+    assert not File.all_objects.filter(pk=drift["expired"].pk).exists()
+    assert storage.exists(drift["healthy"].storage_name)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = files_reconcile(dry_run=True, grace=timedelta(0))
+    assert vars(second) == {
+        **{key: [] for key in vars(second)},
+        "missing_blobs": expected_report(drift)["missing_blobs"],
+    }
+
+
+def test_young_orphans_are_left_alone(storage, db):
+    storage.save(ORPHAN, ContentFile(b"an upload in flight"))
+
+    report = files_reconcile(dry_run=False, grace=timedelta(hours=1))
+
+    assert report.orphan_blobs == []
+    assert storage.exists(ORPHAN)
+
+
+def test_command_prints_each_action_and_a_summary(drift, capsys):
+    call_command("files_cleanup", "--dry-run", "--grace-hours=0")
+
+    out = capsys.readouterr().out
+    assert f"would remove orphan bytes: {ORPHAN}" in out
+    assert out.strip().endswith(
+        "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash."
+    )
+
+
+def test_reconcile_on_empty_storage(db):
+    assert vars(files_reconcile(dry_run=True)) == {
+        "orphan_blobs": [],
+        "misplaced_blobs": [],
+        "missing_blobs": [],
+        "ownerless_files": [],
+        "expired_trash": [],
+    }
+
+
+def test_admin_page_shows_the_dry_run_and_repairs_on_post(client, drift, storage, django_capture_on_commit_callbacks):
+    client.force_login(UserFactory(role="admin", is_staff=True))
+
+    page = client.get("/admin/files/file/cleanup/")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/files/file/cleanup/")
+
+    assert page.status_code == 200
+    assert "A dry run" in page.content.decode()
+    assert str(drift["ownerless"].pk) in page.content.decode()
+    assert File.all_objects.get(pk=drift["ownerless"].pk).deleted_at is not None
+
+
+def test_admin_page_needs_the_delete_permission(client, db):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_file"))
+    client.force_login(viewer)
+
+    assert client.get("/admin/files/file/cleanup/").status_code == 403
