@@ -5,6 +5,8 @@ import logging
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -12,7 +14,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from files import conf, selectors
+from files import conf, schema, selectors
 from files.backends import FileSlice
 from files.downloads import FILE_NOT_FOUND, download_reply
 from files.errors import RequestValidationError, parse_uuid
@@ -40,6 +42,20 @@ class FileDeleteView(APIView):
 
     permission_classes = [FilePermission]
 
+    @extend_schema(
+        operation_id="static_delete_file",
+        summary="Delete file",
+        tags=["files"],
+        parameters=[OpenApiParameter("file_id", str, OpenApiParameter.PATH, description="File ID (UUID)")],
+        responses={
+            200: schema.FILE_DELETED,
+            401: schema.NOT_AUTHENTICATED,
+            403: schema.PERMISSION_DENIED,
+            404: schema.FILE_NOT_FOUND,
+            409: schema.DETAIL,
+            422: schema.VALIDATION_ERROR,
+        },
+    )
     def delete(self, request, file_id: str) -> Response:
         file = _get_or_404(selectors.file_get, file_id=parse_uuid(file_id, location="path", name="file_id"))
         self.check_object_permissions(request, file)
@@ -50,6 +66,21 @@ class FileDeleteView(APIView):
         return Response("File deleted successfully")
 
 
+@extend_schema_view(
+    list=extend_schema(
+        tags=["files"],
+        parameters=[
+            OpenApiParameter("entity_id", OpenApiTypes.UUID, description="Only this record's files"),
+            OpenApiParameter("type", str, description="Only this category"),
+        ],
+        responses={200: FileSerializer(many=True), 401: schema.NOT_AUTHENTICATED, 422: schema.VALIDATION_ERROR},
+    ),
+    retrieve=extend_schema(
+        tags=["files"],
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: FileSerializer, 404: schema.FILE_NOT_FOUND, 422: schema.VALIDATION_ERROR},
+    ),
+)
 class FileViewSet(viewsets.ReadOnlyModelViewSet):
     """``GET /api/files/?entity_id=&type=`` and ``GET /api/files/{id}/``: files' metadata."""
 
@@ -74,6 +105,17 @@ class FileViewSet(viewsets.ReadOnlyModelViewSet):
 class FileOwnerViewSetMixin:
     """Adds ``GET`` and ``POST {record}/files/`` to a viewset of a :class:`~files.models.FileOwner` model."""
 
+    @extend_schema(
+        methods=["GET"], summary="The record's files", tags=["files"], responses={200: FileSerializer(many=True)}
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Upload files to the record",
+        description="One `file` part answers the File object, several answer a list.",
+        tags=["files"],
+        request=schema.UPLOAD_REQUEST,
+        responses={201: FileSerializer, 413: schema.DETAIL, 422: schema.VALIDATION_ERROR},
+    )
     @action(detail=True, methods=["get", "post"], permission_classes=[FilePermission], parser_classes=[MultiPartParser])
     def files(self, request, *args, **kwargs) -> Response:
         owner = self.get_object()

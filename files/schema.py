@@ -1,0 +1,124 @@
+"""The Files API in the OpenAPI schema: the shapes drf-spectacular cannot see for itself.
+
+``GET /static/...`` is answered before DRF (``files.downloads``), so it is
+added here by a postprocessing hook; the error bodies are the API's own.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
+from rest_framework import serializers
+
+SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
+SEED_ENTITY_ID = "019ec9e7-70fc-70e1-9be7-039fdb5efc3e"
+
+_ERROR_ITEMS = inline_serializer(
+    "ValidationErrorItem",
+    fields={
+        "loc": serializers.ListField(child=serializers.JSONField(), help_text='Where: ["path", "file_id"], ...'),
+        "msg": serializers.CharField(),
+        "type": serializers.CharField(help_text="A stable code, e.g. uuid_parsing, missing, unsupported_file_type"),
+    },
+    many=True,
+)
+VALIDATION_ERROR = OpenApiResponse(
+    inline_serializer("ValidationError", fields={"detail": _ERROR_ITEMS}),
+    description="Validation error",
+    examples=[
+        OpenApiExample(
+            "Not a UUID",
+            value={
+                "detail": [{"loc": ["path", "file_id"], "msg": "Input should be a valid UUID", "type": "uuid_parsing"}]
+            },
+        )
+    ],
+)
+DETAIL = inline_serializer("Detail", fields={"detail": serializers.CharField()})
+
+
+def _detail(description: str, example: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        DETAIL, description=description, examples=[OpenApiExample(description, value={"detail": example})]
+    )
+
+
+NOT_AUTHENTICATED = _detail("Not authenticated", "Not authenticated")
+PERMISSION_DENIED = _detail("Permission denied", "Permission denied")
+FILE_NOT_FOUND = _detail("File not found", "File not found")
+FILE_DELETED = OpenApiResponse(
+    OpenApiTypes.STR,
+    description="Deleted",
+    examples=[OpenApiExample("Deleted", value="File deleted successfully")],
+)
+UPLOAD_REQUEST = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "array", "items": {"type": "string", "format": "binary"}, "description": "One or more"},
+            "type": {"type": "string", "description": "The category; default document"},
+        },
+        "required": ["file"],
+    }
+}
+
+
+def add_file_download(result: dict, generator, request, public) -> dict:
+    """Add ``GET /static/{entity_id}/{file_name}``: the file's bytes."""
+    error = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    result["paths"]["/static/{entity_id}/{file_name}"] = {
+        "get": {
+            "operationId": "static_retrieve",
+            "summary": "Retrieve file",
+            "description": (
+                "Returns the file's bytes. The File object's `url` carries `expires` and `signature` and needs "
+                "no header until it expires; the bare path needs a token or a session with view permission. "
+                "Supports HEAD, Range (206, multipart/byteranges, 416), If-None-Match/If-Modified-Since (304), "
+                "If-Match/If-Unmodified-Since (412) and If-Range. `?download=1` makes it an attachment."
+            ),
+            "tags": ["files"],
+            "parameters": [
+                {
+                    "name": "entity_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "format": "uuid"},
+                    "example": SEED_ENTITY_ID,
+                },
+                {
+                    "name": "file_name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "`{file_id}{extension}`",
+                    "example": f"{SEED_FILE_ID}.png",
+                },
+                {"name": "expires", "in": "query", "schema": {"type": "integer"}},
+                {"name": "signature", "in": "query", "schema": {"type": "string"}},
+                {"name": "download", "in": "query", "schema": {"type": "string", "enum": ["1"]}},
+            ],
+            "security": [{}, {"tokenAuth": []}, {"cookieAuth": []}],
+            "responses": {
+                "200": {
+                    "description": "The file's bytes",
+                    "content": {
+                        media_type: binary
+                        for media_type in (
+                            "image/png",
+                            "image/jpeg",
+                            "application/pdf",
+                            "application/msword",
+                            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                        )
+                    },
+                },
+                "206": {"description": "Part of the file (Range)"},
+                "304": {"description": "Not modified"},
+                "401": {"description": "Not authenticated", "content": error},
+                "403": {"description": "Permission denied, or a signed URL altered or expired", "content": error},
+                "404": {"description": "File not found", "content": error},
+                "412": {"description": "Precondition failed", "content": error},
+                "416": {"description": "Range not satisfiable", "content": error},
+            },
+        }
+    }
+    return result
