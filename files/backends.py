@@ -9,6 +9,7 @@ through ``open()`` and ``seek()``.
 
 import os
 from collections.abc import Iterator
+from urllib.parse import quote, urlsplit
 
 from django.core.files.storage import Storage
 
@@ -129,6 +130,21 @@ def move_blob(storage: Storage, old: str, new: str) -> None:
         os.path.dirname(target), mode=getattr(storage, "directory_permissions_mode", None) or 0o700, exist_ok=True
     )
     os.replace(source, target)
+
+
+def accel_location(
+    storage: Storage, name: str, *, prefix: str, lifetime: int, content_type: str, disposition: str
+) -> str:
+    """The X-Accel-Redirect target that has nginx send ``name``.
+
+    On local disk, the name under nginx's internal location of the storage
+    root. On S3, the path and query of a short-lived presigned URL under an
+    internal location that proxies to the store (``deploy/nginx.s3.conf``).
+    """
+    if not _is_s3(storage):
+        return prefix + quote(name)
+    url = urlsplit(presigned_url(storage, name, lifetime=lifetime, content_type=content_type, disposition=disposition))
+    return f"{prefix.rstrip('/')}{url.path}?{url.query}"
 
 
 def presigned_url(storage: Storage, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:

@@ -10,7 +10,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from urllib.parse import quote
 
 from django.utils.http import http_date
 
@@ -163,7 +162,15 @@ def _reply(meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, s
     if mode == "redirect":
         return _redirect(meta, storage, headers)
     if mode == "accel":
-        return Reply(200, [*headers, ("X-Accel-Redirect", conf.accel_prefix() + quote(meta.storage_name))], [])
+        location = backends.accel_location(
+            storage,
+            meta.storage_name,
+            prefix=conf.accel_prefix(),
+            lifetime=conf.redirect_lifetime(),
+            content_type=meta.media_type,
+            disposition=dict(headers)["Content-Disposition"],
+        )
+        return Reply(200, [*headers, ("X-Accel-Redirect", location)], [])
     return _stream(meta, blob, environ, method, headers)
 
 

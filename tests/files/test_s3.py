@@ -60,3 +60,14 @@ def test_deleted_file_on_s3_is_404(admin_client, s3_file, storage, django_captur
 
     assert not storage.exists(s3_file.storage_name)
     assert admin_client.get(f"/static/{s3_file.path}").status_code == 404
+
+
+def test_accel_mode_on_s3_hands_nginx_a_presigned_path_of_the_store(admin_client, s3_file, settings, storage):
+    settings.FILES_SERVE_MODE = "accel"
+
+    response = admin_client.get(f"/static/{s3_file.path}")
+
+    location = response["X-Accel-Redirect"]
+    assert location.startswith(f"/_protected_files/clinic-files-test/{storage.location}/{s3_file.storage_name}?")
+    assert "X-Amz-Signature=" in location
+    assert response["Content-Type"] == "application/pdf"
