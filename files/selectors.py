@@ -2,7 +2,7 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from files.models import File
 
@@ -20,3 +20,22 @@ def file_list(*, entity_id: uuid.UUID | None = None, category: str | None = None
     if category is not None:
         files = files.filter(category=category)
     return files
+
+
+def files_storage_report() -> dict:
+    """Counts and bytes of live files by category and by owner type, and of the trash."""
+
+    def rows(queryset, *fields):
+        grouped = queryset.values(*fields).annotate(count=Count("id"), bytes=Sum("size")).order_by(*fields)
+        return [{"name": " ".join(str(row[f]) for f in fields), **row} for row in grouped]
+
+    return {
+        "sections": [
+            ("By category", {"label": "Category", "items": rows(File.objects.all(), "category")}),
+            (
+                "By owner type",
+                {"label": "Owner", "items": rows(File.objects.all(), "entity_type__app_label", "entity_type__model")},
+            ),
+            ("In the trash", {"label": "Category", "items": rows(File.all_objects.trashed(), "category")}),
+        ]
+    }

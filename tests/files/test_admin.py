@@ -1,10 +1,13 @@
-"""The Django admin deletes files through the same service as the API."""
+"""The Django admin for files: lists, links, search, report, uploads and deletes through the services."""
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
+from demo import samples
 from files.models import File
-from tests.factories import FileFactory, UserFactory
+from tests.factories import FileFactory, PatientFactory, UserFactory
 
 
 @pytest.fixture
@@ -68,3 +71,99 @@ def test_patient_admin_shows_its_files(staff_client, png_file):
 
     assert response.status_code == 200
     assert png_file.name in response.content.decode()
+
+
+def test_changelist_shows_image_thumbnails_and_signed_links(staff_client, patient):
+    photo = FileFactory(owner=patient, name="photo.png")
+    report = FileFactory(owner=patient, name="report.pdf", content=samples.pdf_bytes())
+
+    html = staff_client.get("/admin/files/file/").content.decode()
+
+    assert html.count('class="file-thumbnail"') == 1
+    assert f'src="/static/{photo.path}?expires=' in html
+    assert f'href="/static/{report.path}?expires=' in html
+    assert "&amp;download=1" in html
+
+
+def test_thumbnail_url_loads_the_image(staff_client, patient, client):
+    photo = FileFactory(owner=patient, name="photo.png")
+    html = staff_client.get("/admin/files/file/").content.decode()
+    src = html.split('class="file-thumbnail" src="')[1].split('"')[0].replace("&amp;", "&")
+
+    response = APIClient().get(src)
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == samples.png_bytes()
+    assert photo.name in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"q": "PAT-777"}, {"a.png"}),
+        ({"q": "b.png"}, {"b.png"}),
+        ({"size": "large"}, set()),
+        ({"size": "small"}, {"a.png", "b.png"}),
+    ],
+)
+def test_changelist_search_and_size_filter(staff_client, query, expected):
+    FileFactory(owner=PatientFactory(reg_number="PAT-777"), name="a.png")
+    FileFactory(owner=PatientFactory(reg_number="PAT-888"), name="b.png")
+
+    html = staff_client.get("/admin/files/file/", query).content.decode()
+
+    assert {name for name in ("a.png", "b.png") if f">{name}<" in html} == expected
+
+
+def test_storage_report_sums_by_category_and_owner_type(staff_client, patient):
+    FileFactory(owner=patient, name="r.pdf", category="report", content=samples.pdf_bytes())
+    FileFactory(owner=patient, name="r.pdf", category="report", content=samples.pdf_bytes())
+
+    response = staff_client.get("/admin/files/file/report/")
+
+    assert response.status_code == 200
+    by_category = dict(response.context["sections"])["By category"]["items"]
+    assert by_category == [{"name": "report", "category": "report", "count": 2, "bytes": 2 * len(samples.pdf_bytes())}]
+
+
+def test_record_page_uploads_through_the_service(staff_client, patient, storage):
+    page = staff_client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    form = {**_inline_management(page), "reg_number": patient.reg_number, "first_name": "A", "last_name": "B"}
+    prefix = _upload_prefix(page)
+    form[f"{prefix}-0-upload_category"] = "scan"
+    form[f"{prefix}-0-upload"] = SimpleUploadedFile("x-ray.jpg", samples.jpeg_bytes())
+
+    response = staff_client.post(f"/admin/patients/patient/{patient.pk}/change/", form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    file = File.objects.get(entity_id=patient.pk)
+    assert (file.name, file.category, file.media_type) == ("x-ray.jpg", "scan", "image/jpeg")
+    assert storage.exists(file.storage_name)
+
+
+def test_record_page_refuses_an_upload_that_is_not_what_it_claims(staff_client, patient):
+    page = staff_client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    form = {**_inline_management(page), "reg_number": patient.reg_number, "first_name": "A", "last_name": "B"}
+    prefix = _upload_prefix(page)
+    form[f"{prefix}-0-upload_category"] = "scan"
+    form[f"{prefix}-0-upload"] = SimpleUploadedFile("x-ray.jpg", b"<script>alert(1)</script>")
+
+    response = staff_client.post(f"/admin/patients/patient/{patient.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert "File type is not supported" in response.content.decode()
+    assert not File.objects.exists()
+
+
+def _inline_management(page) -> dict:
+    """The management form fields of every inline on an admin change page."""
+    data = {}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in ("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS", "MAX_NUM_FORMS"):
+            data[f"{inline.formset.prefix}-{name}"] = management[name].value()
+    return data
+
+
+def _upload_prefix(page) -> str:
+    return next(f.formset.prefix for f in page.context["inline_admin_formsets"] if f.opts.verbose_name == "new file")

@@ -1,28 +1,34 @@
-"""The Django admin for files: find, inspect, delete, restore and purge them.
+"""The file list and page of the admin: find, inspect, open, delete, restore, purge, hold."""
 
-Every change goes through :mod:`files.services`, the same as the API.
-Files are added through the API.
-"""
+from functools import partial
 
 from django.contrib import admin, messages
-from django.contrib.contenttypes.admin import GenericTabularInline
-from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
-from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html
 
+from files.admin.pages import cleanup_view, storage_report_view
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
-from files.reconcile import files_reconcile
+from files.serializers import file_url
 from files.services import file_delete, file_purge, file_restore
 
-CLEANUP_SECTIONS = {
-    "orphan_blobs": "Bytes no file points at (removed)",
-    "misplaced_blobs": "Bytes in the wrong place (moved)",
-    "missing_blobs": "Files whose bytes are missing (reported only)",
-    "ownerless_files": "Files of deleted records (put in the trash)",
-    "expired_trash": "Expired trash (purged)",
-}
+
+class SizeFilter(admin.SimpleListFilter):
+    title = "size"
+    parameter_name = "size"
+    BUCKETS = {
+        "small": ("under 1 MB", {"size__lt": 1_000_000}),
+        "medium": ("1 to 20 MB", {"size__gte": 1_000_000, "size__lt": 20_000_000}),
+        "large": ("20 MB and more", {"size__gte": 20_000_000}),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BUCKETS.items()]
+
+    def queryset(self, request, queryset):
+        bucket = self.BUCKETS.get(self.value())
+        return queryset.filter(**bucket[1]) if bucket else queryset
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -43,12 +49,16 @@ class StateFilter(admin.SimpleListFilter):
 @admin.register(File)
 class FileAdmin(admin.ModelAdmin):
     list_display = [
-        "name", "category", "extension", "human_size", "entity_type", "entity_id", "created_at", "deleted_at",
-        "legal_hold",
+        "thumbnail", "name", "category", "media_type", "human_size", "entity_type", "entity_id", "created_at",
+        "deleted_at", "legal_hold", "links",
     ]  # fmt: skip
-    list_filter = [StateFilter, "legal_hold", "category", "media_type", "entity_type", "created_at"]
+    list_filter = [
+        StateFilter, "legal_hold", "category", "media_type", "entity_type", "created_at", SizeFilter,
+    ]  # fmt: skip
     actions = ["restore_selected", "purge_selected", "hold_selected", "release_selected"]
-    search_fields = ["=entity_id", "=id", "name"]
+    # By owner id, file id, a patient's registration number, or the original name.
+    search_fields = ["=entity_id", "=id", "=patients_patient__reg_number", "name"]
+    list_per_page = 50
     date_hierarchy = "created_at"
     readonly_fields = [
         "id", "entity_type", "entity_id", "category", "extension", "media_type", "name", "size",
@@ -60,18 +70,11 @@ class FileAdmin(admin.ModelAdmin):
         return File.all_objects.select_related("entity_type")
 
     def get_urls(self):
-        cleanup = path("cleanup/", self.admin_site.admin_view(self.cleanup_view), name="files_file_cleanup")
-        return [cleanup, *super().get_urls()]
-
-    def cleanup_view(self, request):
-        """The ``files_cleanup`` command as a page: a dry run on GET, the repair on POST."""
-        if not (request.user.has_perm("files.delete_file") and request.user.has_perm("files.view_file")):
-            raise PermissionDenied
-        applied = request.method == "POST"
-        report = files_reconcile(dry_run=not applied)
-        sections = [(label, getattr(report, field)) for field, label in CLEANUP_SECTIONS.items()]
-        context = {**self.admin_site.each_context(request), "title": "Reconcile files", "sections": sections}
-        return TemplateResponse(request, "admin/files/file/cleanup.html", {**context, "applied": applied})
+        pages = [
+            path("cleanup/", self.admin_site.admin_view(partial(cleanup_view, self)), name="files_file_cleanup"),
+            path("report/", self.admin_site.admin_view(partial(storage_report_view, self)), name="files_file_report"),
+        ]
+        return [*pages, *super().get_urls()]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -82,6 +85,24 @@ class FileAdmin(admin.ModelAdmin):
     @admin.display(description="size", ordering="size")
     def human_size(self, file: File) -> str:
         return filesizeformat(file.size)
+
+    @admin.display(description="")
+    def thumbnail(self, file: File) -> str:
+        if file.deleted_at or not file.media_type.startswith("image/"):
+            return ""
+        return format_html(
+            '<img class="file-thumbnail" src="{}" alt="" loading="lazy" style="max-height:48px;max-width:64px">',
+            file_url(file, None),
+        )
+
+    @admin.display(description="file")
+    def links(self, file: File) -> str:
+        if file.deleted_at:
+            return "in the trash"
+        url = file_url(file, None)  # relative unless FILES_PUBLIC_BASE_URL is set: the admin is on the same host
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">open</a> · <a href="{}">download</a>', url, url + "&download=1"
+        )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return super().has_delete_permission(request, obj) and not (obj and obj.legal_hold)
@@ -136,28 +157,3 @@ class FileAdmin(admin.ModelAdmin):
             else:
                 count += 1
         self.message_user(request, f"{count} file(s) {done}.")
-
-
-class FileInline(GenericTabularInline):
-    """A record's files, read-only, on its admin page."""
-
-    model = File
-    ct_field = "entity_type"
-    ct_fk_field = "entity_id"
-    fields = ["name", "category", "media_type", "size", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class FileOwnerAdmin(admin.ModelAdmin):
-    """Base admin of a record that owns files: its files inline, no delete while on legal hold."""
-
-    inlines = [FileInline]
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and not (obj and obj.legal_hold)
