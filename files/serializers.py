@@ -65,7 +65,12 @@ class FileUploadSerializer(serializers.Serializer):
     Saving needs ``owner`` (the record) and ``request`` in the context.
     """
 
-    file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), allow_empty=False)
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        # The browsable API shows a file input (one file; API clients send as many parts as they like).
+        style={"base_template": "input.html", "input_type": "file"},
+    )
     type = serializers.ChoiceField(choices=[])
 
     def __init__(self, *args, **kwargs) -> None:

@@ -116,7 +116,13 @@ class FileOwnerViewSetMixin:
         request=schema.UPLOAD_REQUEST,
         responses={201: FileSerializer, 413: schema.DETAIL, 422: schema.VALIDATION_ERROR},
     )
-    @action(detail=True, methods=["get", "post"], permission_classes=[FilePermission], parser_classes=[MultiPartParser])
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        permission_classes=[FilePermission],
+        parser_classes=[MultiPartParser],
+        serializer_class=FileUploadSerializer,  # what the browsable API offers as its form
+    )
     def files(self, request, *args, **kwargs) -> Response:
         owner = self.get_object()
         if request.method == "GET":

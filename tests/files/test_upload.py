@@ -216,3 +216,22 @@ def test_upload_over_the_limit_leaves_no_temporary_file(admin_client, patient, s
 
     assert response.status_code == 413
     assert list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_browsable_api_offers_a_file_upload_form(client, patient, admin):
+    client.force_login(admin)
+
+    html = client.get(upload_url(patient), HTTP_ACCEPT="text/html").content.decode()
+
+    assert 'enctype="multipart/form-data"' in html
+    assert 'name="file"' in html
+    assert 'type="file"' in html
+
+
+def test_browsable_api_form_upload_with_a_session(client, patient, admin):
+    client.force_login(admin)
+
+    response = client.post(upload_url(patient), {"file": named("photo.png", samples.png_bytes()), "type": "profile"})
+
+    assert response.status_code == 201
+    assert File.objects.get().category == "profile"
