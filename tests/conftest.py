@@ -69,11 +69,25 @@ def files_storage(request, settings, tmp_path):
     if request.config.getoption("--storage") == "s3":
         backend = s3_backend(request.getfixturevalue("s3_endpoint"))
     else:
-        backend = {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "location": tmp_path / "files"},
-        }
+        backend = _local_backend(settings, tmp_path)
     settings.STORAGES = {**settings.STORAGES, "default": backend}
+
+
+def _local_backend(settings, tmp_path) -> dict:
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+            "location": tmp_path / "files",
+        },
+    }
+
+
+@pytest.fixture
+def on_local_disk(settings, tmp_path):
+    """Files stored on local disk for this test, whatever ``--storage`` says."""
+    settings.STORAGES = {**settings.STORAGES, "default": _local_backend(settings, tmp_path)}
 
 
 @pytest.fixture

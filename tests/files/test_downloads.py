@@ -367,7 +367,8 @@ def test_pdfs_carry_nosniff_and_a_csp_chromes_pdf_viewer_can_work_with(fetch, pd
 # Serving modes
 
 
-def test_accel_mode_hands_the_transfer_to_nginx(fetch, pdf_file, token, settings):
+def test_accel_mode_hands_the_transfer_to_nginx(fetch, on_local_disk, pdf_file, token, settings):
+    # On S3 the target is a presigned path instead (tests/files/test_s3.py).
     settings.FILES_SERVE_MODE = "accel"
 
     answer = fetch(bare(pdf_file), token=token)
