@@ -102,11 +102,6 @@ def open_blob(storage: Storage, name: str) -> Blob:
     return _OpenFile(open(path, "rb"))
 
 
-def open_range(storage: Storage, name: str, first: int, last: int) -> FileSlice:
-    """Bytes ``first`` to ``last`` (inclusive) of ``name``; raises FileNotFoundError."""
-    return open_blob(storage, name).slice(first, last)
-
-
 def move_blob(storage: Storage, old: str, new: str) -> None:
     """Move stored bytes to another name in the same storage (into the trash and back).
 

@@ -104,11 +104,6 @@ def file_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
     return meta
 
 
-def forget_file(file_id: str) -> None:
-    """Drop a file's cached metadata (on delete; correctness does not depend on it)."""
-    _meta_cache.discard(file_id)
-
-
 def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) -> Reply | None:
     """The response to a GET or HEAD for ``meta``'s bytes; ``None`` when the bytes are gone.
 

@@ -1,7 +1,5 @@
 """The Files API: serve and delete under /static/, metadata and uploads under /api/."""
 
-import logging
-
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -23,8 +21,6 @@ from files.permissions import FilePermission
 from files.serializers import FileFilterSerializer, FileSerializer, FileUploadSerializer
 from files.services import file_delete
 from files.serving import Reply
-
-logger = logging.getLogger(__name__)
 
 
 @csrf_exempt  # it changes nothing: every method but GET and HEAD is answered 405

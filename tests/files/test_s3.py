@@ -5,7 +5,7 @@ import urllib.request
 import pytest
 
 from demo import samples
-from files.backends import open_range
+from files.backends import open_blob
 from tests.factories import FileFactory
 
 PDF = samples.pdf_bytes("Radiology report " * 50)
@@ -17,7 +17,7 @@ def s3_file(on_s3, patient):
 
 
 def test_range_read_fetches_only_those_bytes_from_the_store(s3_file, storage):
-    part = open_range(storage, s3_file.storage_name, 10, 19)
+    part = open_blob(storage, s3_file.storage_name).slice(10, 19)
 
     assert part.read() == PDF[10:20]
     assert part.read() == b""
