@@ -1,7 +1,8 @@
-"""Every write to files: attach uploads to a record, delete files.
+"""Every write to files: attach, delete (to the trash), restore, purge.
 
 Views, the admin, commands and the record cascade all come through here, so
-the rules (bytes before row, row gone before bytes) hold on every path.
+the rules (bytes before row, row gone before bytes, legal holds) hold on
+every path.
 """
 
 import hashlib
