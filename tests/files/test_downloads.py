@@ -387,3 +387,21 @@ def test_accel_mode_still_answers_conditionals_itself(fetch, pdf_file, token, se
 
     assert answer.status == 304
     assert "X-Accel-Redirect" not in answer.headers
+
+
+def test_accel_mode_streams_itself_when_nginx_would_misjudge_if_match(fetch, pdf_file, token, settings):
+    settings.FILES_SERVE_MODE = "accel"
+
+    answer = fetch(bare(pdf_file), token=token, **{"If-Match": f'"{pdf_file.sha256}"'})
+
+    assert (answer.status, answer.body) == (200, PDF)
+    assert "X-Accel-Redirect" not in answer.headers
+
+
+def test_accel_mode_answers_an_unsatisfiable_range_itself(fetch, pdf_file, token, settings):
+    settings.FILES_SERVE_MODE = "accel"
+
+    answer = fetch(bare(pdf_file), token=token, Range=f"bytes={len(PDF)}-")
+
+    assert answer.status == 416
+    assert answer["Content-Range"] == f"bytes */{len(PDF)}"
