@@ -53,7 +53,8 @@ class FileAdmin(admin.ModelAdmin):
         "deleted_at", "legal_hold", "links",
     ]  # fmt: skip
     list_filter = [
-        StateFilter, "legal_hold", "category", "media_type", "entity_type", "created_at", SizeFilter,
+        StateFilter, "legal_hold", "category", "media_type", ("entity_type", admin.RelatedOnlyFieldListFilter),
+        "created_at", SizeFilter,
     ]  # fmt: skip
     actions = ["restore_selected", "purge_selected", "hold_selected", "release_selected"]
     # By owner id, file id, a patient's registration number, or the original name.
