@@ -172,3 +172,34 @@ def test_admin_file_list_renders(live_server, browser, screenshot):
     if thumbnails:
         assert len(thumbnails) == 2  # xray.png and scan.jpg; none for the PDF
         assert all(width > 0 for width in widths.values()), f"thumbnails that did not load: {widths}"
+
+
+def requested_urls(browser) -> list[str]:
+    """Every URL the browser fetched since the log was last read (requests the page's own policy blocked left out)."""
+    messages = [json.loads(entry["message"])["message"] for entry in browser.get_log("performance")]
+    blocked = {
+        m["params"]["requestId"]
+        for m in messages
+        if m["method"] == "Network.loadingFailed" and m["params"].get("blockedReason")
+    }
+    return [
+        m["params"]["request"]["url"]
+        for m in messages
+        if m["method"] == "Network.requestWillBeSent" and m["params"]["requestId"] not in blocked
+    ]
+
+
+@pytest.mark.parametrize(
+    ("page", "rendered"),
+    [("/api/docs/", ".swagger-ui .opblock"), ("/api/redoc/", "[role='navigation'] li, .menu-content li")],
+)
+def test_api_docs_render_from_the_service_alone(live_server, browser, screenshot, page, rendered):
+    browser.get_log("performance")  # start from an empty log
+
+    browser.get(f"{live_server.url}{page}")
+    WebDriverWait(browser, WAIT_SECONDS).until(lambda _: browser.find_elements(By.CSS_SELECTOR, rendered))
+    screenshot()
+
+    assert "Clinic files service" in browser.page_source
+    outside = [url for url in requested_urls(browser) if not url.startswith((live_server.url, "data:", "blob:"))]
+    assert outside == []  # a clinic's closed network has no CDN
