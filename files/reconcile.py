@@ -26,6 +26,7 @@ from files import conf
 from files.backends import move_blob
 from files.exceptions import FileOnHold
 from files.models import File
+from files.selectors import file_owner
 from files.services import file_delete, file_purge
 
 DEFAULT_GRACE = timedelta(hours=24)
@@ -74,7 +75,7 @@ def _check_file(file: File, blobs: set[str], report: Report, dry_run: bool) -> N
         else:
             report.missing_blobs.append(f"{file.pk} ({file.blob_name})")
             return
-    if file.deleted_at is None and _owner_missing(file):
+    if file.deleted_at is None and file_owner(file) is None:
         report.ownerless_files.append(str(file.pk))
         if not dry_run:
             file_delete(file=file)
@@ -85,11 +86,6 @@ def _check_file(file: File, blobs: set[str], report: Report, dry_run: bool) -> N
                 file_purge(file=file)
             except FileOnHold:
                 report.expired_trash.pop()
-
-
-def _owner_missing(file: File) -> bool:
-    model = file.entity_type.model_class()
-    return model is None or not model._base_manager.filter(pk=file.entity_id).exists()
 
 
 def _all_names(storage, folder: str, progress: Callable[[int], None] | None) -> Iterator[str]:

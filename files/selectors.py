@@ -2,6 +2,7 @@
 
 import uuid
 
+from django.db import models
 from django.db.models import Count, QuerySet, Sum
 
 from files.models import File
@@ -10,6 +11,14 @@ from files.models import File
 def file_get(*, file_id: uuid.UUID) -> File:
     """The file with this id; raises ``File.DoesNotExist``."""
     return File.objects.get(pk=file_id)
+
+
+def file_owner(file: File) -> models.Model | None:
+    """The record that owns ``file``, or None when it no longer exists."""
+    model = file.entity_type.model_class()
+    if model is None:
+        return None
+    return model._base_manager.filter(pk=file.entity_id).first()
 
 
 def file_list(*, entity_id: uuid.UUID | None = None, category: str | None = None) -> QuerySet[File]:

@@ -11,7 +11,6 @@ import unicodedata
 from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
@@ -21,6 +20,7 @@ from files.backends import move_blob
 from files.detection import detect_kind, extension_for
 from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
 from files.models import File
+from files.selectors import file_owner
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def file_delete(*, file: File, deleted_by=None) -> None:
 
 def file_restore(*, file: File, restored_by=None) -> None:
     """Take ``file`` out of the trash: its row live again now, its bytes back once that commits."""
-    if _owner_of(file) is None:
+    if file_owner(file) is None:
         raise FileNotRestorable("The record that owned the file no longer exists")
     with transaction.atomic():
         restored = File.all_objects.trashed().filter(pk=file.pk).update(deleted_at=None, deleted_by=None)
@@ -143,15 +143,8 @@ def files_delete_for_owner(*, owner: models.Model, deleted_by=None) -> int:
 def _refuse_if_on_hold(file: File) -> None:
     if file.legal_hold:
         raise FileOnHold("The file is under legal hold")
-    if getattr(_owner_of(file), "legal_hold", False):
+    if getattr(file_owner(file), "legal_hold", False):
         raise FileOnHold("The record that owns the file is under legal hold")
-
-
-def _owner_of(file: File) -> models.Model | None:
-    try:
-        return file.entity_type.get_object_for_this_type(pk=file.entity_id)
-    except ObjectDoesNotExist:
-        return None
 
 
 def _remove(file: File, *, live: bool) -> None:
