@@ -45,16 +45,18 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
     entity_type = ContentType.objects.get_for_model(owner)
     files = [_new_file(entity_type, owner.pk, upload, category, uploaded_by) for upload in uploads]
     storage = conf.storage()
-    written: list[str] = []
+    # Names that may hold bytes of this call: a save that fails half-way can leave a partial file behind.
+    touched: list[str] = []
     try:
         for file, upload in zip(files, uploads, strict=True):
             upload.seek(0)
+            touched.append(file.path)
             file.storage_name = storage.save(file.path, upload)
-            written.append(file.storage_name)
+            touched[-1] = file.storage_name
         with transaction.atomic():
             File.objects.bulk_create(files)
     except BaseException:
-        for name in written:
+        for name in touched:
             _delete_bytes_after_failure(name)
         raise
     return files

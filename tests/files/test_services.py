@@ -1,8 +1,10 @@
 """The write services: all or nothing, bytes before rows, rows gone before bytes."""
 
 import hashlib
+import os
 
 import pytest
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
@@ -126,3 +128,27 @@ def test_delete_of_a_deleted_file_raises_does_not_exist(png_file):
 )
 def test_clean_file_name(name, expected):
     assert clean_file_name(name, ".png") == expected
+
+
+class DiskFullStorage(FileSystemStorage):
+    """Stands in for a disk that fills up half-way through a write (which cannot be caused here safely)."""
+
+    def _save(self, name, content):
+        path = self.path(name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as partial:
+            partial.write(content.read(100))
+        raise OSError(28, "No space left on device")
+
+
+def test_storage_failing_mid_upload_leaves_no_row_and_no_partial_bytes(patient, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.files.test_services.DiskFullStorage", "OPTIONS": {"location": tmp_path / "full"}},
+    }
+
+    with pytest.raises(OSError, match="No space left"):
+        file_attach(owner=patient, upload=upload(), category="image")
+
+    assert not File.objects.exists()
+    assert [path for path in (tmp_path / "full").rglob("*") if path.is_file()] == []
