@@ -88,8 +88,8 @@ class _S3Object(Blob):
 def open_blob(storage: Storage, name: str) -> Blob:
     """The stored file ``name``; raises FileNotFoundError when its bytes are gone.
 
-    On local disk this is one ``open()``: the existence check and the handle
-    that will be sent are the same system call.
+    On local disk the existence check and the handle that will be sent are
+    the same ``open()``, of a path that must resolve inside the storage root.
     """
     if _is_s3(storage):
         if not storage.exists(name):
@@ -99,7 +99,23 @@ def open_blob(storage: Storage, name: str) -> Blob:
         path = storage.path(name)
     except NotImplementedError:
         return _OpenFile(storage.open(name, "rb"))
-    return _OpenFile(open(path, "rb"))
+    return _OpenFile(_open_inside(path, storage.location))
+
+
+def _open_inside(path: str, root: str):
+    """Open ``path`` for reading, only if it really lies inside ``root``.
+
+    A link planted in the storage folder (by hand, a restore gone wrong) must
+    never serve bytes from elsewhere: the resolved path must stay under the
+    root, and O_NOFOLLOW refuses a link swapped in after that check.
+    """
+    if not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
+        raise FileNotFoundError(path)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        raise FileNotFoundError(path) from error  # ELOOP: the file itself is a link
+    return os.fdopen(descriptor, "rb")
 
 
 def move_blob(storage: Storage, old: str, new: str) -> None:
