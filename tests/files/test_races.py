@@ -76,3 +76,22 @@ def test_concurrent_uploads_to_one_record_are_all_kept(live_server):
     listed = json.loads(send(url, token, method="GET")[1])
     assert len(ids) == 10
     assert {item["id"] for item in listed} == ids
+
+
+def test_delete_during_a_streaming_download_completes_it_and_then_404s(live_server):
+    token = UserFactory(role="admin").auth_token.key
+    content = samples.pdf_bytes("Scan " * 200_000)  # about 1 MB, so the download is still open when the delete lands
+    file = FileFactory(name="scan.pdf", content=content)
+    url = f"{live_server.url}/static/{file.path}"
+    request = urllib.request.Request(url)  # noqa: S310 (the live server)
+    request.add_header("Authorization", f"Token {token}")
+
+    with urllib.request.urlopen(request, timeout=30) as download:  # noqa: S310
+        first = download.read(1024)
+        deleted, _ = send(f"{live_server.url}/static/delete_file/{file.id}", token, method="DELETE")
+        rest = download.read()
+    after, _ = send(url, token, method="GET")
+
+    assert deleted == 200
+    assert first + rest == content  # the open file outlives its move to the trash
+    assert after == 404
