@@ -26,7 +26,7 @@ from files import conf
 from files.backends import move_blob
 from files.exceptions import FileOnHold
 from files.models import File
-from files.selectors import file_owner
+from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
 
 DEFAULT_GRACE = timedelta(hours=24)
@@ -52,20 +52,20 @@ def files_reconcile(
     report = Report()
     blobs = set(_all_names(storage, "", progress))
     files = list(File.all_objects.select_related("entity_type"))
-    expected = {file.blob_name for file in files}
-    known = expected | {file.storage_name for file in files} | {file.trash_name for file in files}
+    known = {name for file in files for name in (file.storage_name, file.trash_name)}
     cutoff = timezone.now() - grace
     for name in sorted(blobs - known):
         if storage.get_modified_time(name) < cutoff:
             report.orphan_blobs.append(name)
             if not dry_run:
                 storage.delete(name)
+    expired = set(files_expired_trash().values_list("pk", flat=True))
     for file in files:
-        _check_file(file, blobs, report, dry_run)
+        _check_file(file, blobs, expired, report, dry_run)
     return report
 
 
-def _check_file(file: File, blobs: set[str], report: Report, dry_run: bool) -> None:
+def _check_file(file: File, blobs: set[str], expired: set, report: Report, dry_run: bool) -> None:
     other_name = file.storage_name if file.deleted_at else file.trash_name
     if file.blob_name not in blobs:
         if other_name in blobs:
@@ -75,11 +75,12 @@ def _check_file(file: File, blobs: set[str], report: Report, dry_run: bool) -> N
         else:
             report.missing_blobs.append(f"{file.pk} ({file.blob_name})")
             return
-    if file.deleted_at is None and file_owner(file) is None:
+    if file.deleted_at is None and not file.legal_hold and file_owner(file) is None:
+        # A file on hold stays where it is, record or not: the hold is exactly for that.
         report.ownerless_files.append(str(file.pk))
         if not dry_run:
             file_delete(file=file)
-    elif file.deleted_at and file.deleted_at <= timezone.now() - conf.trash_retention() and not file.legal_hold:
+    elif file.pk in expired:
         report.expired_trash.append(str(file.pk))
         if not dry_run:
             try:

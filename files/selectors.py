@@ -4,7 +4,9 @@ import uuid
 
 from django.db import models
 from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
 
+from files import conf
 from files.models import File
 
 
@@ -48,3 +50,9 @@ def files_storage_report() -> dict:
             ("In the trash", {"label": "Category", "items": rows(File.all_objects.trashed(), "category")}),
         ]
     }
+
+
+def files_expired_trash(*, now=None) -> QuerySet[File]:
+    """Trashed files past ``FILES_TRASH_RETENTION_DAYS`` and not on hold: what the purge removes."""
+    cutoff = (now or timezone.now()) - conf.trash_retention()
+    return File.all_objects.trashed().filter(deleted_at__lte=cutoff, legal_hold=False)

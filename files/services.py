@@ -20,7 +20,7 @@ from files.backends import move_blob
 from files.detection import detect_kind, extension_for
 from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
 from files.models import File
-from files.selectors import file_owner
+from files.selectors import file_owner, files_expired_trash
 
 logger = logging.getLogger(__name__)
 
@@ -105,9 +105,8 @@ def file_purge(*, file: File) -> None:
 
 def files_purge_expired(*, now=None) -> int:
     """Purge every trashed file older than the retention period and not on hold; return how many."""
-    cutoff = (now or timezone.now()) - conf.trash_retention()
     count = 0
-    for file in File.all_objects.trashed().filter(deleted_at__lte=cutoff, legal_hold=False):
+    for file in files_expired_trash(now=now):
         try:
             file_purge(file=file)
         except (File.DoesNotExist, FileOnHold):

@@ -121,3 +121,17 @@ def test_admin_page_needs_the_delete_permission(client, db):
     client.force_login(viewer)
 
     assert client.get("/admin/files/file/cleanup/").status_code == 403
+
+
+def test_ownerless_file_on_legal_hold_is_left_alone(db, storage, django_capture_on_commit_callbacks):
+    gone_owner = PatientFactory()
+    held = FileFactory(owner=gone_owner)
+    File.objects.filter(pk=held.pk).update(legal_hold=True)
+    Patient.objects.filter(pk=gone_owner.pk)._raw_delete(Patient.objects.db)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = files_reconcile(dry_run=False, grace=timedelta(0))
+
+    assert report.ownerless_files == []
+    assert File.objects.get(pk=held.pk).deleted_at is None
+    assert storage.exists(held.storage_name)
