@@ -128,10 +128,11 @@ def _token_principal(environ) -> Principal | Reply | None:
     scheme, _, key = environ["HTTP_AUTHORIZATION"].partition(" ")
     if scheme.lower() != "token":
         return None
-    if not key or " " in key.strip():
+    key = key.strip()
+    if not key or " " in key:
         return error_reply(401, "Invalid token header.", _CHALLENGE)
     try:
-        return _principals.get_or_set(key.strip(), lambda: _load_principal(key.strip()))
+        return _principals.get_or_set(key, lambda: _load_principal(key))
     except AuthenticationFailed as error:
         return error_reply(401, str(error.detail), _CHALLENGE)
 
