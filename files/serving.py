@@ -184,7 +184,7 @@ def _accel(meta: FileMeta, storage, environ: Mapping[str, str], headers: list) -
         http.parse_range(environ.get("HTTP_RANGE"), meta.size)
     except http.RangeNotSatisfiable:
         # Answered here: the store's own 416 would reach the client without Content-Range.
-        return error_reply(416, "Range not satisfiable", [("Content-Range", f"bytes */{meta.size}")])
+        return _range_not_satisfiable(meta)
     location = backends.accel_location(
         storage,
         meta.storage_name,
@@ -203,7 +203,7 @@ def _stream(meta: FileMeta, blob: backends.Blob, environ: Mapping[str, str], met
         try:
             ranges = http.parse_range(environ.get("HTTP_RANGE"), meta.size)
         except http.RangeNotSatisfiable:
-            return error_reply(416, "Range not satisfiable", [("Content-Range", f"bytes */{meta.size}")])
+            return _range_not_satisfiable(meta)
     head = method == "HEAD"
     if ranges is None:
         body = [] if head or meta.size == 0 else blob.slice(0, meta.size - 1)
@@ -240,6 +240,10 @@ def _redirect(meta: FileMeta, storage, headers: list) -> Reply:
     )
     kept = [(name, value) for name, value in headers if name not in {"Content-Type", "Content-Disposition"}]
     return Reply(302, [*kept, ("Location", location), ("Content-Length", "0")], [])
+
+
+def _range_not_satisfiable(meta: FileMeta) -> Reply:
+    return error_reply(416, "Range not satisfiable", [("Content-Range", f"bytes */{meta.size}")])
 
 
 def _cache_control(max_age: int | None) -> tuple[str, str]:
