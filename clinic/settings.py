@@ -122,6 +122,8 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "assets"))
 FILES_ROOT = Path(os.environ.get("FILES_ROOT", VAR_DIR / "files"))
 FILES_PUBLIC_BASE_URL = os.environ.get("FILES_PUBLIC_BASE_URL") or None
 FILES_MAX_UPLOAD_SIZE = int(os.environ.get("FILES_MAX_UPLOAD_SIZE", str(50 * 1024 * 1024)))
+FILES_MAX_REQUEST_SIZE = int(os.environ.get("FILES_MAX_REQUEST_SIZE", str(100 * 1024 * 1024)))
+FILES_MAX_IMAGE_PIXELS = int(os.environ.get("FILES_MAX_IMAGE_PIXELS", "50000000"))
 
 # FILES_BACKEND picks where the bytes live: "local" disk (default) or "s3"
 # (AWS S3, MinIO, Ceph: any S3-protocol store).
@@ -186,7 +188,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "clinic.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "files.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, documenting the error responses every operation can give (files.errors).
+    "DEFAULT_SCHEMA_CLASS": "files.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -7,6 +7,7 @@ clinic's uploads go through.
 import io
 import struct
 import zipfile
+import zlib
 
 from PIL import Image, ImageDraw
 
@@ -105,6 +106,21 @@ def doc_bytes(*, stream_name: str = "WordDocument") -> bytes:
     )
     word_stream = struct.pack("<H", 0xA5EC).ljust(sector * data_sectors, b"\x00")
     return header + fat_bytes + directory + word_stream
+
+
+def png_bomb_bytes(width: int = 100_000, height: int = 100_000) -> bytes:
+    """A PNG declaring ``width`` x ``height`` grey pixels in a body of a few hundred bytes: a decompression bomb.
+
+    Written chunk by chunk (Pillow will not make an image that size): its
+    chunks and checksums are valid, its pixel data holds a single row of zeros.
+    """
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale, no interlace
+    row = b"\x00" * (1 + width)  # filter byte, then the row's pixels
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row, 9)) + chunk(b"IEND", b"")
 
 
 def _image_bytes(image_format: str, width: int, height: int, color: tuple[int, int, int]) -> bytes:

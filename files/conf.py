@@ -93,6 +93,58 @@ def max_upload_size() -> int:
     return int(getattr(settings, "FILES_MAX_UPLOAD_SIZE", 50 * 1024 * 1024))
 
 
+#: The largest file of some categories, in bytes: photos are smaller than scans and documents.
+DEFAULT_MAX_UPLOAD_SIZES = {"profile": 5 * 1024 * 1024, "image": 20 * 1024 * 1024}
+
+
+def max_upload_size_for(category: str) -> int:
+    """``FILES_MAX_UPLOAD_SIZES``: the largest file ``category`` accepts, in bytes.
+
+    A category it does not name takes ``FILES_MAX_UPLOAD_SIZE``, which caps
+    every category anyway: it is enforced while the upload streams in, before
+    the category is known.
+    """
+    overall = max_upload_size()
+    sizes = getattr(settings, "FILES_MAX_UPLOAD_SIZES", DEFAULT_MAX_UPLOAD_SIZES)
+    return min(int(sizes.get(category, overall)), overall)
+
+
+def max_request_size() -> int:
+    """``FILES_MAX_REQUEST_SIZE``: the most bytes the files of one request may hold together."""
+    return int(getattr(settings, "FILES_MAX_REQUEST_SIZE", 100 * 1024 * 1024))
+
+
+def max_image_pixels() -> int:
+    """``FILES_MAX_IMAGE_PIXELS``: the most pixels (width x height) an uploaded image may declare.
+
+    Checked on the image's header before any pixel is decoded, so a small
+    file declaring a huge image (a decompression bomb) costs nothing.
+    """
+    return int(getattr(settings, "FILES_MAX_IMAGE_PIXELS", 50_000_000))
+
+
+#: Every kind of file the service recognises, by the names ``FILES_ALLOWED_KINDS``
+#: uses; what a category it does not name accepts.
+ALL_KINDS = ("png", "jpeg", "pdf", "doc", "docx")
+
+#: ``FILES_ALLOWED_KINDS``' default: photos are images, other categories take all kinds.
+DEFAULT_ALLOWED_KINDS = {"profile": ("png", "jpeg"), "image": ("png", "jpeg")}
+
+
+def allowed_kinds(category: str) -> tuple[str, ...]:
+    """``FILES_ALLOWED_KINDS``: the kinds of file, detected from the bytes, that ``category`` accepts.
+
+    The setting maps a category to names among :data:`ALL_KINDS`; a category
+    it does not name accepts them all.
+    """
+    kinds = tuple(getattr(settings, "FILES_ALLOWED_KINDS", DEFAULT_ALLOWED_KINDS).get(category, ALL_KINDS))
+    if not kinds or not set(kinds) <= set(ALL_KINDS):
+        raise ImproperlyConfigured(
+            f"FILES_ALLOWED_KINDS[{category!r}] must list kinds among {', '.join(ALL_KINDS)}, not {kinds!r}"
+        )
+    return kinds
+
+
 def max_files_per_request() -> int:
     """``FILES_MAX_FILES_PER_REQUEST``: how many ``file`` parts one upload may carry."""
     return int(getattr(settings, "FILES_MAX_FILES_PER_REQUEST", 20))

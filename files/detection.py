@@ -1,8 +1,9 @@
 """What an upload really is, decided from its bytes, never from its name.
 
 Only kinds a clinic files and a browser cannot execute are accepted: PNG,
-JPEG, PDF, Word 97-2003 (.doc) and Word 2007+ (.docx). Each check reads the
-structure, not just a magic number, so a truncated or disguised file fails.
+JPEG, PDF, Word 97-2003 (.doc) and Word 2007+ (.docx), and of those only the
+kinds the file's category allows (``FILES_ALLOWED_KINDS``). Each check reads
+the structure, not just a magic number, so a truncated or disguised file fails.
 """
 
 import zipfile
@@ -10,52 +11,65 @@ from dataclasses import dataclass
 
 import olefile
 from django.core.files.uploadedfile import UploadedFile
-from PIL import Image, UnidentifiedImageError
+from PIL import ImageFile, JpegImagePlugin, PngImagePlugin
 
+from files import conf
 from files.exceptions import FileRejected
 
 
 @dataclass(frozen=True)
 class Kind:
+    name: str  # as FILES_ALLOWED_KINDS names it
     label: str
     media_type: str
     extensions: tuple[str, ...]  # the first is the one given to a name without one
+    signature: bytes  # how every file of this kind starts
 
 
-PNG = Kind("PNG image", "image/png", (".png",))
-JPEG = Kind("JPEG image", "image/jpeg", (".jpg", ".jpeg"))
-PDF = Kind("PDF document", "application/pdf", (".pdf",))
-DOC = Kind("Word document", "application/msword", (".doc",))
+PNG = Kind("png", "PNG image", "image/png", (".png",), b"\x89PNG\r\n\x1a\n")
+JPEG = Kind("jpeg", "JPEG image", "image/jpeg", (".jpg", ".jpeg"), b"\xff\xd8\xff")
+PDF = Kind("pdf", "PDF document", "application/pdf", (".pdf",), b"%PDF-")
+# Every OLE compound file starts like a .doc, and every ZIP archive like a .docx: their checks tell.
+DOC = Kind("doc", "Word document", "application/msword", (".doc",), b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 DOCX = Kind(
+    "docx",
     "Word document",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     (".docx",),
+    b"PK\x03\x04",
 )
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Every kind, by its name.
+KINDS = {kind.name: kind for kind in (PNG, JPEG, PDF, DOC, DOCX)}
 
 
-def detect_kind(upload: UploadedFile) -> Kind:
-    """Return the kind of ``upload``'s bytes, or raise :class:`FileRejected`."""
+class _NotThisKind(Exception):
+    """Bytes that start like a kind but are something else: a ZIP archive that is no Word document."""
+
+
+def detect_kind(upload: UploadedFile, category: str | None = None) -> Kind:
+    """Return the kind of ``upload``'s bytes, or raise :class:`FileRejected`.
+
+    With a ``category``, only the kinds ``FILES_ALLOWED_KINDS`` gives it are
+    accepted; any other is refused from its first bytes, before it is parsed.
+    """
+    allowed = conf.ALL_KINDS if category is None else conf.allowed_kinds(category)
+    accepted = [kind for kind in KINDS.values() if kind.name in allowed]
     upload.seek(0)
     head = upload.read(8)
     upload.seek(0)
     if not head:
         raise FileRejected("File is empty", code="empty_file")
+    kind = next((kind for kind in KINDS.values() if head.startswith(kind.signature)), None)
+    if kind not in accepted:
+        raise _unsupported(accepted, category)
     try:
-        if head.startswith(b"\x89PNG\r\n\x1a\n"):
-            return _checked_image(upload, PNG, "PNG")
-        if head.startswith(b"\xff\xd8\xff"):
-            return _checked_image(upload, JPEG, "JPEG")
-        if head.startswith(b"%PDF-"):
-            return _checked_pdf(upload)
-        if head.startswith(b"PK\x03\x04"):
-            return _checked_docx(upload)
-        if head.startswith(_OLE_MAGIC):
-            return _checked_doc(upload)
+        _check_structure(upload, kind)
+    except _NotThisKind:
+        raise _unsupported(accepted, category) from None
     finally:
         upload.seek(0)
-    raise _unsupported()
+    return kind
 
 
 def extension_for(kind: Kind, client_name: str) -> str:
@@ -67,61 +81,97 @@ def extension_for(kind: Kind, client_name: str) -> str:
     extension = f".{suffix.lower()}" if dot else ""
     if extension in kind.extensions:
         return extension
-    if not extension or not any(extension in known.extensions for known in (PNG, JPEG, PDF, DOC, DOCX)):
+    if not extension or not any(extension in known.extensions for known in KINDS.values()):
         return kind.extensions[0]
     raise FileRejected(f"File content is a {kind.label} but its name ends in {extension}", code="extension_mismatch")
 
 
-def _unsupported() -> FileRejected:
-    return FileRejected(
-        "File type is not supported; upload a PNG, JPEG, PDF, DOC or DOCX file", code="unsupported_file_type"
-    )
+def _unsupported(accepted: list[Kind], category: str | None) -> FileRejected:
+    """The refusal of a file that is none of the ``accepted`` kinds, naming them."""
+    if category is None:
+        message = f"File type is not supported; upload {_one_of(accepted)}"
+    else:
+        message = f"{_article(category).capitalize()} {category} file must be {_one_of(accepted)}"
+    return FileRejected(message, code="unsupported_file_type")
+
+
+def _one_of(kinds: list[Kind]) -> str:
+    """``kinds`` in words: "a PNG or JPEG image", "a PDF, DOC or DOCX file"."""
+    names = [kind.name.upper() for kind in kinds]
+    listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+    noun = "image" if all(kind.media_type.startswith("image/") for kind in kinds) else "file"
+    return f"a {listed} {noun}"
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in {"a", "e", "i", "o", "u"} else "a"
 
 
 def _invalid(kind: Kind) -> FileRejected:
     return FileRejected(f"File is not a valid {kind.label}", code="invalid_file")
 
 
-def _checked_image(upload: UploadedFile, kind: Kind, pil_format: str) -> Kind:
+def _check_structure(upload: UploadedFile, kind: Kind) -> None:
+    """Refuse ``upload``, which starts like ``kind``, if it is a broken one; raise :class:`_NotThisKind` if not one."""
+    if kind is PNG:
+        _check_image(upload, PNG, PngImagePlugin.PngImageFile)
+    elif kind is JPEG:
+        _check_image(upload, JPEG, JpegImagePlugin.JpegImageFile)
+    elif kind is PDF:
+        _check_pdf(upload)
+    elif kind is DOCX:
+        _check_docx(upload)
+    else:
+        _check_doc(upload)
+
+
+def _check_image(upload: UploadedFile, kind: Kind, image_file: type[ImageFile.ImageFile]) -> None:
+    # The format's own class reads the header only, so the declared size is checked
+    # against FILES_MAX_IMAGE_PIXELS before any pixel is decoded. (Image.open would
+    # first apply Pillow's process-wide MAX_IMAGE_PIXELS, which is not this app's to set.)
     try:
-        with Image.open(upload) as image:
-            if image.format != pil_format:
-                raise _invalid(kind)
+        with image_file(upload) as image:
+            _check_pixels(*image.size)
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError):
         raise _invalid(kind) from None
-    return kind
 
 
-def _checked_pdf(upload: UploadedFile) -> Kind:
+def _check_pixels(width: int, height: int) -> None:
+    limit = conf.max_image_pixels()
+    if width * height > limit:
+        raise FileRejected(
+            f"Image is too large: {width} x {height} pixels is more than the limit of {limit} pixels",
+            code="image_too_large",
+        )
+
+
+def _check_pdf(upload: UploadedFile) -> None:
     # A PDF ends with %%EOF (followed at most by line ends); a truncated upload does not.
     upload.seek(max(upload.size - 1024, 0))
     if b"%%EOF" not in upload.read():
         raise _invalid(PDF)
-    return PDF
 
 
-def _checked_docx(upload: UploadedFile) -> Kind:
+def _check_docx(upload: UploadedFile) -> None:
     try:
         with zipfile.ZipFile(upload) as archive:
             names = set(archive.namelist())
     except zipfile.BadZipFile:
         raise _invalid(DOCX) from None
     if "[Content_Types].xml" not in names or "word/document.xml" not in names:
-        raise _unsupported()
+        raise _NotThisKind
     if "word/vbaProject.bin" in names:
         raise FileRejected("Documents with macros are not accepted", code="macro_document")
-    return DOCX
 
 
-def _checked_doc(upload: UploadedFile) -> Kind:
+def _check_doc(upload: UploadedFile) -> None:
     try:
         ole = olefile.OleFileIO(upload)
     except OSError:
         raise _invalid(DOC) from None
     with ole:
         if not ole.exists("WordDocument"):
-            raise _unsupported()
+            raise _NotThisKind
         if ole.exists("Macros"):
             raise FileRejected("Documents with macros are not accepted", code="macro_document")
-    return DOC

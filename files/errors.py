@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError
 from django.db.models import ProtectedError
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -44,6 +44,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class UnreadableBody(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The request body could not be read: the connection was lost"
+    default_code = "unreadable_body"
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The record is still referenced by other records"
@@ -61,6 +67,8 @@ def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's ``EXCEPTION_HANDLER``: every API error leaves through here."""
+    if isinstance(exc, exceptions.ParseError | UnreadablePostError):
+        _discard_partial_upload(context.get("request"))
     if isinstance(exc, exceptions.ValidationError):
         location = getattr(exc, "location", "body")
         return _validation_response(list(_flatten(exc.detail, [location])))
@@ -77,6 +85,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, IntegrityError):
         # Two requests racing for the same unique value: the loser's validation passed before the winner's insert.
         exc = Conflict("The request conflicts with an existing record")
+    elif isinstance(exc, UnreadablePostError):
+        # The client reset the connection while sending the body: an incomplete request, not a server error.
+        exc = UnreadableBody()
     elif isinstance(exc, Http404):
         # Django's own message names the model; the API says only this.
         exc = exceptions.NotFound("Not found")
@@ -84,6 +95,17 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is not None and not isinstance(response.data.get("detail"), str):
         response.data = {"detail": str(response.data)}
     return response
+
+
+def _discard_partial_upload(request) -> None:
+    """Remove the temporary file of a file part the parser gave up on.
+
+    A malformed part (bad base64) or a connection reset in the middle of a
+    file leaves that file open in its upload handler, which lives as long as
+    the request does: the garbage collector alone would remove it.
+    """
+    for handler in getattr(request, "upload_handlers", ()):
+        handler.upload_interrupted()
 
 
 def _validation_response(errors: list[dict]) -> Response:

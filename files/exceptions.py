@@ -11,10 +11,10 @@ class FileRejected(Exception):
 
 
 class FileTooLarge(FileRejected):
-    """An upload over ``FILES_MAX_UPLOAD_SIZE``."""
+    """An upload over its category's limit (``FILES_MAX_UPLOAD_SIZES``, else ``FILES_MAX_UPLOAD_SIZE``)."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"File is larger than the limit of {limit} bytes", code="file_too_large")
+    def __init__(self, limit: int, *, category: str) -> None:
+        super().__init__(f"File is larger than the limit of {limit} bytes for {category} files", code="file_too_large")
         self.limit = limit
 
 

@@ -1,12 +1,16 @@
 """The Files API in the OpenAPI schema: the shapes drf-spectacular cannot see for itself.
 
 ``GET /static/...`` is answered before DRF (``files.downloads``), so it is
-added here by a postprocessing hook; the error bodies are the API's own.
+added here by a postprocessing hook; the error bodies are the API's own, and
+:class:`AutoSchema` (the project's ``DEFAULT_SCHEMA_CLASS``) documents on every
+operation the errors it can answer.
 """
 
+from drf_spectacular import openapi
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 
 SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
 SEED_ENTITY_ID = "019ec9e7-70fc-70e1-9be7-039fdb5efc3e"
@@ -44,6 +48,9 @@ def _detail(description: str, example: str) -> OpenApiResponse:
 NOT_AUTHENTICATED = _detail("Not authenticated", "Not authenticated")
 PERMISSION_DENIED = _detail("Permission denied", "Permission denied")
 FILE_NOT_FOUND = _detail("File not found", "File not found")
+NOT_FOUND = _detail("Not found", "Not found")
+INVALID_PAGE = _detail("Invalid page", "Invalid page.")
+CONFLICT = _detail("Conflict", "The record is still referenced by other records")
 FILE_DELETED = OpenApiResponse(
     OpenApiTypes.STR,
     description="Deleted",
@@ -61,17 +68,74 @@ UPLOAD_REQUEST = {
 }
 
 
+class AutoSchema(openapi.AutoSchema):
+    """Every operation also documents the errors ``files.errors.exception_handler`` gives it.
+
+    An operation's own ``@extend_schema(responses=...)`` wins for a status it
+    declares; the others are added by what the operation is:
+
+    - 401 and 403 unless anyone may call it;
+    - 404 and 422 with a path parameter (no such record or file; not a UUID);
+    - 404 on a paginated list (``?page=`` past the last page);
+    - 422 on a write (a body that does not validate), and 409 when it writes a
+      record (a unique value lost to a concurrent request);
+    - 409 on a delete (still referenced, or on legal hold).
+    """
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction == "response":
+            for code, response in self._error_responses().items():
+                if code not in responses:
+                    responses[code] = self._get_response_for_code(response, code, direction=direction)
+        return responses
+
+    def _error_responses(self) -> dict[str, OpenApiResponse]:
+        errors = {}
+        if not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
+            errors["401"], errors["403"] = NOT_AUTHENTICATED, PERMISSION_DENIED
+        if "{" in self.path:
+            errors["404"], errors["422"] = NOT_FOUND, VALIDATION_ERROR
+        elif self._is_list_view() and self._get_paginator():
+            errors["404"] = INVALID_PAGE
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["422"] = VALIDATION_ERROR
+            if isinstance(self.get_request_serializer(), serializers.ModelSerializer):
+                errors["409"] = CONFLICT
+        elif self.method == "DELETE":
+            errors["409"] = CONFLICT
+        return errors
+
+
+_FILE_MEDIA_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+)
+_DOWNLOAD_HEADERS = (
+    ("Range", "`bytes=first-last`, several comma-separated (206); outside the file 416; malformed, ignored"),
+    ("If-Range", "The ETag: the Range applies only while the file is unchanged"),
+    ("If-None-Match", "ETags (or `*`): 304 when one matches"),
+    ("If-Modified-Since", "An HTTP date: 304 when the file is not newer"),
+    ("If-Match", "ETags (or `*`): 412 when none matches"),
+    ("If-Unmodified-Since", "An HTTP date: 412 when the file is newer"),
+)
+
+
 def add_file_download(result: dict, generator, request, public) -> dict:
     """Add ``GET /static/{entity_id}/{file_name}``: the file's bytes."""
     error = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
     binary = {"schema": {"type": "string", "format": "binary"}}
+    files = {media_type: binary for media_type in _FILE_MEDIA_TYPES}
     result["paths"]["/static/{entity_id}/{file_name}"] = {
         "get": {
             "operationId": "static_retrieve",
             "summary": "Retrieve file",
             "description": (
-                "Returns the file's bytes. The File object's `url` carries `expires` and `signature` and needs "
-                "no header until it expires; the bare path needs a token or a session with view permission. "
+                "Returns the file's bytes. The File object's `url` carries `expires`, `issued_to` and `signature` "
+                "and needs no header until it expires; the bare path needs a token or a session with view permission. "
                 "Supports HEAD, Range (206, multipart/byteranges, 416), If-None-Match/If-Modified-Since (304), "
                 "If-Match/If-Unmodified-Since (412) and If-Range. `?download=1` makes it an attachment."
             ),
@@ -93,25 +157,21 @@ def add_file_download(result: dict, generator, request, public) -> dict:
                     "example": f"{SEED_FILE_ID}.png",
                 },
                 {"name": "expires", "in": "query", "schema": {"type": "integer"}},
+                {"name": "issued_to", "in": "query", "schema": {"type": "string"}},
                 {"name": "signature", "in": "query", "schema": {"type": "string"}},
                 {"name": "download", "in": "query", "schema": {"type": "string", "enum": ["1"]}},
+                *(
+                    {"name": name, "in": "header", "schema": {"type": "string"}, "description": description}
+                    for name, description in _DOWNLOAD_HEADERS
+                ),
             ],
             "security": [{}, {"tokenAuth": []}, {"cookieAuth": []}],
             "responses": {
-                "200": {
-                    "description": "The file's bytes",
-                    "content": {
-                        media_type: binary
-                        for media_type in (
-                            "image/png",
-                            "image/jpeg",
-                            "application/pdf",
-                            "application/msword",
-                            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                        )
-                    },
+                "200": {"description": "The file's bytes", "content": files},
+                "206": {
+                    "description": "Part of the file (one Range), or several as multipart/byteranges",
+                    "content": {**files, "multipart/byteranges": binary},
                 },
-                "206": {"description": "Part of the file (Range)"},
                 "304": {"description": "Not modified"},
                 "401": {"description": "Not authenticated", "content": error},
                 "403": {"description": "Permission denied, or a signed URL altered or expired", "content": error},

@@ -7,6 +7,7 @@ The first five fields are the contract existing clients read: ``id``,
 
 import uuid
 
+from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
@@ -78,7 +79,11 @@ class FileUploadSerializer(serializers.Serializer):
         self.fields["type"].choices = conf.categories()
         self.fields["type"].default = conf.default_category()
         self.fields["type"].required = False
-        self.fields["file"].max_length = conf.max_files_per_request()
+        # A field's length limit becomes a validator when it is built: add it for the current setting.
+        limit = conf.max_files_per_request()
+        self.fields["file"].validators.append(
+            MaxLengthValidator(limit, message=f"No more than {limit} files may be uploaded at once")
+        )
 
     def create(self, validated_data: dict) -> list[File]:
         try:

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from files import conf
 from files.backends import move_blob
-from files.detection import detect_kind, extension_for
+from files.detection import Kind, detect_kind, extension_for
 from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
 from files.models import File
 from files.selectors import file_owner, files_expired_trash
@@ -35,7 +35,8 @@ def file_attach(*, owner: models.Model, upload: UploadedFile, category: str, upl
 def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: str, uploaded_by=None) -> list[File]:
     """Store ``uploads`` as files of ``owner``: all of them or, on any error, none.
 
-    Every upload is checked before anything is written (raising
+    Every upload is checked against ``category``'s size limit and allowed
+    kinds, and by its bytes, before anything is written (raising
     :class:`~files.exceptions.FileRejected`). The bytes are written first and
     the rows inserted after, so a row never points at missing bytes; if the
     insert fails, the bytes just written are removed.
@@ -159,12 +160,22 @@ def _remove(file: File, *, live: bool) -> None:
         transaction.on_commit(partial(_delete_bytes, name), robust=True)
 
 
+def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str]:
+    """The kind and stored extension of ``upload`` as a ``category`` file, or :class:`FileRejected`.
+
+    The one set of checks every upload path runs (API, admin): the
+    category's size limit, then its allowed kinds, read from the bytes.
+    """
+    limit = conf.max_upload_size_for(category)
+    if upload.size > limit:
+        raise FileTooLarge(limit, category=category)
+    kind = detect_kind(upload, category)
+    return kind, extension_for(kind, upload.name or "")
+
+
 def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by) -> File:
-    if upload.size > conf.max_upload_size():
-        raise FileTooLarge(conf.max_upload_size())
-    kind = detect_kind(upload)
+    kind, extension = upload_check(upload=upload, category=category)
     client_name = upload.name or ""
-    extension = extension_for(kind, client_name)
     return File(
         entity_type=entity_type,
         entity_id=entity_id,

@@ -4,9 +4,11 @@ A project enables it with ``FILE_UPLOAD_HANDLERS = ["files.uploads.HashingUpload
 """
 
 import hashlib
+from typing import NoReturn
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
+from django.http.multipartparser import MultiPartParserError
 
 from files import conf
 from files.errors import PayloadTooLarge
@@ -19,11 +21,19 @@ class HashedUploadedFile(TemporaryUploadedFile):
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):
-    """Writes each chunk to disk as it arrives and stops a file over the size limit.
+    """Writes each chunk to disk as it arrives and stops a file, or a request's files, over the size limits.
 
-    The request is refused while the body streams in, not after it has all
-    arrived, and the partial temporary file is removed at once.
+    ``FILES_MAX_UPLOAD_SIZE`` bounds each file, ``FILES_MAX_REQUEST_SIZE`` the
+    request's files together (Django makes a handler per request). The request
+    is refused while the body streams in, not after it has all arrived; the
+    partial temporary file is removed at once, and Django closes (so removes)
+    the files already received.
     """
+
+    def __init__(self, request=None) -> None:
+        super().__init__(request)
+        self.request_limit = conf.max_request_size()
+        self.request_size = 0  # bytes of the request's files already complete
 
     def new_file(self, *args, **kwargs) -> None:
         FileUploadHandler.new_file(self, *args, **kwargs)
@@ -32,12 +42,35 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self.limit = conf.max_upload_size()
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
-        if start + len(raw_data) > self.limit:
-            self.upload_interrupted()
-            raise PayloadTooLarge(f"File is larger than the limit of {self.limit} bytes")
+        size = start + len(raw_data)
+        if size > self.limit:
+            self._stop(f"File is larger than the limit of {self.limit} bytes")
+        if self.request_size + size > self.request_limit:
+            self._stop(f"The request's files are larger than the limit of {self.request_limit} bytes together")
         self.digest.update(raw_data)
         self.file.write(raw_data)
 
     def file_complete(self, file_size: int) -> HashedUploadedFile:
+        self.request_size += file_size
         self.file.sha256 = self.digest.hexdigest()
         return super().file_complete(file_size)
+
+    def _stop(self, message: str) -> NoReturn:
+        self.upload_interrupted()
+        raise PayloadTooLarge(message)
+
+    interrupted = False  # a file part was cut short
+
+    def upload_interrupted(self) -> None:
+        super().upload_interrupted()
+        self.interrupted = True
+
+    def upload_complete(self) -> None:
+        """Refuse the whole upload when the body ended inside a file part.
+
+        Django's parser calls :meth:`upload_interrupted` for a last file part
+        cut short (the client went away, or the closing boundary never came)
+        and keeps the parts before it: part of an upload would be stored.
+        """
+        if self.interrupted:
+            raise MultiPartParserError("The body ended inside a file part, before the closing boundary")

@@ -4,7 +4,7 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -42,7 +42,7 @@ class FileDeleteView(APIView):
         operation_id="static_delete_file",
         summary="Delete file",
         tags=["files"],
-        parameters=[OpenApiParameter("file_id", str, OpenApiParameter.PATH, description="File ID (UUID)")],
+        parameters=[OpenApiParameter("file_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="File ID")],
         responses={
             200: schema.FILE_DELETED,
             401: schema.NOT_AUTHENTICATED,
@@ -110,13 +110,24 @@ class FileOwnerViewSetMixin:
         description="One `file` part answers the File object, several answer a list.",
         tags=["files"],
         request=schema.UPLOAD_REQUEST,
-        responses={201: FileSerializer, 413: schema.DETAIL, 422: schema.VALIDATION_ERROR},
+        responses={
+            # One part answers the File object, several a list of them.
+            201: PolymorphicProxySerializer(
+                component_name="UploadedFiles",
+                serializers=[FileSerializer, FileSerializer(many=True)],
+                resource_type_field_name=None,
+                many=False,
+            ),
+            413: schema.DETAIL,
+            422: schema.VALIDATION_ERROR,
+        },
     )
     @action(
         detail=True,
         methods=["get", "post"],
         permission_classes=[FilePermission],
         parser_classes=[MultiPartParser],
+        pagination_class=None,  # the record's files, all of them in one list
         serializer_class=FileUploadSerializer,  # what the browsable API offers as its form
     )
     def files(self, request, *args, **kwargs) -> Response:

@@ -5,10 +5,9 @@ from django.contrib import admin
 from django.contrib.contenttypes.admin import GenericTabularInline
 
 from files import conf
-from files.detection import detect_kind, extension_for
 from files.exceptions import FileRejected
 from files.models import File
-from files.services import file_attach
+from files.services import file_attach, upload_check
 
 
 class FileInline(GenericTabularInline):
@@ -41,14 +40,15 @@ class FileUploadForm(forms.ModelForm):
         self.fields["upload_category"].choices = [(category, category) for category in conf.categories()]
         self.fields["upload_category"].initial = conf.default_category()
 
-    def clean_upload(self):
-        upload = self.cleaned_data.get("upload")
-        if upload:
+    def clean(self):
+        cleaned = super().clean()
+        upload, category = cleaned.get("upload"), cleaned.get("upload_category")
+        if upload and category:
             try:
-                extension_for(detect_kind(upload), upload.name or "")
+                upload_check(upload=upload, category=category)
             except FileRejected as error:
-                raise forms.ValidationError(error.message, code=error.code) from None
-        return upload
+                self.add_error("upload", forms.ValidationError(error.message, code=error.code))
+        return cleaned
 
     def has_changed(self) -> bool:
         return bool(self.files.get(self.add_prefix("upload")))

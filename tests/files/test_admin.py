@@ -141,17 +141,29 @@ def test_record_page_uploads_through_the_service(staff_client, patient, storage)
     assert storage.exists(file.storage_name)
 
 
-def test_record_page_refuses_an_upload_that_is_not_what_it_claims(staff_client, patient):
+@pytest.mark.parametrize(
+    ("category", "name", "content", "message"),
+    [
+        ("scan", "x-ray.jpg", b"<script>alert(1)</script>", "A scan file must be a PNG, JPEG, PDF, DOC or DOCX file"),
+        ("profile", "photo.pdf", samples.pdf_bytes(), "A profile file must be a PNG or JPEG image"),
+        ("profile", "photo.png", samples.png_bytes(), "File is larger than the limit of 100 bytes for profile files"),
+    ],
+    ids=["disguised", "kind-not-allowed-for-category", "over-category-size"],
+)
+def test_record_page_refuses_an_upload_the_api_would_refuse(
+    staff_client, patient, settings, category, name, content, message
+):
+    settings.FILES_MAX_UPLOAD_SIZES = {"profile": 100 if "limit" in message else 10_000}
     page = staff_client.get(f"/admin/patients/patient/{patient.pk}/change/")
     form = {**_inline_management(page), "reg_number": patient.reg_number, "first_name": "A", "last_name": "B"}
     prefix = _upload_prefix(page)
-    form[f"{prefix}-0-upload_category"] = "scan"
-    form[f"{prefix}-0-upload"] = SimpleUploadedFile("x-ray.jpg", b"<script>alert(1)</script>")
+    form[f"{prefix}-0-upload_category"] = category
+    form[f"{prefix}-0-upload"] = SimpleUploadedFile(name, content)
 
     response = staff_client.post(f"/admin/patients/patient/{patient.pk}/change/", form)
 
     assert response.status_code == 200
-    assert "File type is not supported" in response.content.decode()
+    assert message in response.content.decode()
     assert not File.objects.exists()
 
 

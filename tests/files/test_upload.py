@@ -2,12 +2,16 @@
 
 import hashlib
 import io
+import os
 import uuid
 
 import pytest
 
 from demo import samples
+from files import conf
+from files.errors import PayloadTooLarge
 from files.models import File
+from files.uploads import HashingUploadHandler
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
 from tests.signed import SignedFileURL
 
@@ -160,11 +164,25 @@ def test_upload_over_the_size_limit_returns_413(admin_client, patient, settings,
 def test_upload_more_files_than_allowed_returns_422(admin_client, patient, settings):
     settings.FILES_MAX_FILES_PER_REQUEST = 2
 
-    response = admin_client.post(upload_url(patient), {"file": [named("a.png", samples.png_bytes())] * 3})
+    parts = [named(f"{name}.png", samples.png_bytes()) for name in "abc"]
+
+    response = admin_client.post(upload_url(patient), {"file": parts})
 
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "file"]
+    assert response.json()["detail"] == [
+        {"loc": ["body", "file"], "msg": "No more than 2 files may be uploaded at once", "type": "max_length"}
+    ]
     assert not File.objects.exists()
+
+
+def test_upload_of_as_many_files_as_allowed_stores_them_all(admin_client, patient, settings):
+    settings.FILES_MAX_FILES_PER_REQUEST = 2
+    parts = [named(f"{name}.png", samples.png_bytes()) for name in "ab"]
+
+    response = admin_client.post(upload_url(patient), {"file": parts})
+
+    assert response.status_code == 201
+    assert File.objects.count() == 2
 
 
 def test_upload_to_unknown_record_returns_404(admin_client, db):
@@ -235,3 +253,130 @@ def test_browsable_api_form_upload_with_a_session(client, patient, admin):
 
     assert response.status_code == 201
     assert File.objects.get().category == "profile"
+
+
+@pytest.mark.parametrize(
+    ("category", "name", "content", "msg"),
+    [
+        ("profile", "cv.pdf", samples.pdf_bytes(), "A profile file must be a PNG or JPEG image"),
+        ("image", "letter.docx", samples.docx_bytes(), "An image file must be a PNG or JPEG image"),
+    ],
+)
+def test_upload_of_a_kind_the_category_does_not_allow_returns_422_and_stores_nothing(
+    admin_client, patient, storage, category, name, content, msg
+):
+    response = admin_client.post(upload_url(patient), {"file": named(name, content), "type": category})
+
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"loc": ["body", "file"], "msg": msg, "type": "unsupported_file_type"}]}
+    assert not File.objects.exists()
+    assert not storage.exists(str(patient.pk))
+
+
+@pytest.mark.parametrize(
+    ("category", "name", "content"),
+    [
+        ("document", "report.pdf", samples.pdf_bytes()),
+        ("profile", "me.jpg", samples.jpeg_bytes()),
+        ("image", "x-ray.png", samples.png_bytes()),
+    ],
+)
+def test_upload_of_a_kind_the_category_allows_returns_201(admin_client, patient, category, name, content):
+    response = admin_client.post(upload_url(patient), {"file": named(name, content), "type": category})
+
+    assert response.status_code == 201
+    assert File.objects.get().category == category
+
+
+def test_upload_allowed_kinds_follow_the_setting(admin_client, patient, settings):
+    settings.FILES_ALLOWED_KINDS = {"profile": ["pdf"]}
+
+    refused = admin_client.post(upload_url(patient), {"file": named("me.png", samples.png_bytes()), "type": "profile"})
+    accepted = admin_client.post(upload_url(patient), {"file": named("cv.pdf", samples.pdf_bytes()), "type": "profile"})
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["msg"] == "A profile file must be a PDF file"
+    assert accepted.status_code == 201
+
+
+def test_upload_of_several_files_one_not_allowed_stores_none(admin_client, patient, storage):
+    parts = [named("me.png", samples.png_bytes()), named("cv.pdf", samples.pdf_bytes())]
+
+    response = admin_client.post(upload_url(patient), {"file": parts, "type": "profile"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "unsupported_file_type"
+    assert not File.objects.exists()
+    assert not storage.exists(str(patient.pk))
+
+
+def test_upload_of_an_image_bomb_returns_422_and_stores_nothing(admin_client, patient, storage):
+    bomb = named("bomb.png", samples.png_bomb_bytes(100_000, 100_000))
+
+    response = admin_client.post(upload_url(patient), {"file": bomb, "type": "image"})
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["type"]) == (["body", "file"], "image_too_large")
+    assert "limit of 50000000 pixels" in error["msg"]
+    assert not File.objects.exists()
+    assert not storage.exists(str(patient.pk))
+
+
+def test_upload_over_its_category_size_limit_returns_413_and_stores_nothing(admin_client, patient, settings, storage):
+    content = samples.png_bytes()
+    settings.FILES_MAX_UPLOAD_SIZES = {"profile": len(content) - 1}
+
+    refused = admin_client.post(upload_url(patient), {"file": named("me.png", content), "type": "profile"})
+
+    assert refused.status_code == 413
+    assert refused.json() == {"detail": f"File is larger than the limit of {len(content) - 1} bytes for profile files"}
+    assert not File.objects.exists()
+    assert not storage.exists(str(patient.pk))
+    # Other categories keep FILES_MAX_UPLOAD_SIZE.
+    accepted = admin_client.post(upload_url(patient), {"file": named("me.png", content), "type": "document"})
+    assert accepted.status_code == 201
+
+
+def test_category_size_limits_default_and_never_exceed_the_overall_limit(settings):
+    assert conf.max_upload_size_for("profile") == 5 * 1024 * 1024
+    assert conf.max_upload_size_for("image") == 20 * 1024 * 1024
+    assert conf.max_upload_size_for("report") == conf.max_upload_size()
+
+    settings.FILES_MAX_UPLOAD_SIZE = 1024
+    assert conf.max_upload_size_for("profile") == 1024
+
+
+def test_upload_of_files_over_the_request_limit_returns_413_and_leaves_nothing(
+    admin_client, patient, settings, storage, tmp_path
+):
+    content = samples.png_bytes()
+    settings.FILES_MAX_REQUEST_SIZE = 2 * len(content) - 1  # each file fits, the two together do not
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    (tmp_path / "uploads").mkdir()
+
+    response = admin_client.post(upload_url(patient), {"file": [named("a.png", content), named("b.png", content)]})
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": f"The request's files are larger than the limit of {2 * len(content) - 1} bytes together"
+    }
+    assert list((tmp_path / "uploads").iterdir()) == []
+    assert not File.objects.exists()
+    assert not storage.exists(str(patient.pk))
+
+
+def test_request_limit_stops_the_upload_while_it_streams_in(settings):
+    settings.FILES_MAX_REQUEST_SIZE = 100
+    handler = HashingUploadHandler()
+    handler.new_file("file", "a.png", "image/png", 60)
+    handler.receive_data_chunk(b"a" * 60, 0)
+    handler.file_complete(60)
+    handler.new_file("file", "b.png", "image/png", 60)
+    handler.receive_data_chunk(b"b" * 30, 0)
+    partial = handler.file.temporary_file_path()
+
+    with pytest.raises(PayloadTooLarge, match="limit of 100 bytes"):
+        handler.receive_data_chunk(b"b" * 30, 30)
+
+    assert not os.path.exists(partial)

@@ -1,0 +1,128 @@
+"""What an upload is, from its bytes: the kinds, the allow-list per category, the image size limit."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image, ImageFile
+
+from demo import samples
+from files import conf
+from files.detection import DOC, DOCX, JPEG, KINDS, PDF, PNG, detect_kind
+from files.exceptions import FileRejected
+
+
+def upload(content: bytes, name: str = "upload") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content)
+
+
+def rejection(content: bytes, category: str | None = None) -> FileRejected:
+    with pytest.raises(FileRejected) as raised:
+        detect_kind(upload(content), category)
+    return raised.value
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (samples.png_bytes(), PNG),
+        (samples.jpeg_bytes(), JPEG),
+        (samples.pdf_bytes(), PDF),
+        (samples.doc_bytes(), DOC),
+        (samples.docx_bytes(), DOCX),
+    ],
+)
+def test_every_kind_is_detected_from_its_bytes(content, kind):
+    assert detect_kind(upload(content)) == kind
+
+
+def test_kinds_are_the_names_the_setting_uses():
+    assert tuple(KINDS) == conf.ALL_KINDS
+
+
+def test_unknown_type_names_every_kind_accepted():
+    error = rejection(b"<html><script>alert(1)</script></html>")
+
+    assert error.code == "unsupported_file_type"
+    assert error.message == "File type is not supported; upload a PNG, JPEG, PDF, DOC or DOCX file"
+
+
+@pytest.mark.parametrize(
+    ("category", "content", "message"),
+    [
+        ("profile", samples.pdf_bytes(), "A profile file must be a PNG or JPEG image"),
+        ("image", samples.docx_bytes(), "An image file must be a PNG or JPEG image"),
+        ("image", samples.doc_bytes(), "An image file must be a PNG or JPEG image"),
+        ("profile", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "A profile file must be a PNG or JPEG image"),
+        ("document", b"plain text", "A document file must be a PNG, JPEG, PDF, DOC or DOCX file"),
+    ],
+)
+def test_kind_not_allowed_for_the_category_is_refused_naming_what_it_accepts(category, content, message):
+    error = rejection(content, category)
+
+    assert (error.code, error.message) == ("unsupported_file_type", message)
+
+
+@pytest.mark.parametrize(
+    ("category", "content", "kind"),
+    [
+        ("profile", samples.png_bytes(), PNG),
+        ("image", samples.jpeg_bytes(), JPEG),
+        ("document", samples.pdf_bytes(), PDF),
+        ("report", samples.docx_bytes(), DOCX),
+        ("scan", samples.png_bytes(), PNG),
+    ],
+)
+def test_kind_allowed_for_the_category_is_detected(category, content, kind):
+    assert detect_kind(upload(content), category) == kind
+
+
+def test_kind_not_allowed_is_refused_before_it_is_parsed():
+    # A truncated PDF would be "invalid_file" if it were parsed.
+    assert rejection(samples.pdf_bytes()[:-40], "profile").code == "unsupported_file_type"
+
+
+def test_allowed_kinds_follow_the_setting(settings):
+    settings.FILES_ALLOWED_KINDS = {"report": ["pdf"]}
+
+    assert rejection(samples.png_bytes(), "report").message == "A report file must be a PDF file"
+    assert detect_kind(upload(samples.pdf_bytes()), "profile") == PDF  # not named: every kind
+
+
+@pytest.mark.parametrize("kinds", [["gif"], [], "png"])
+def test_allowed_kinds_misconfigured_raises_improperly_configured(settings, kinds):
+    settings.FILES_ALLOWED_KINDS = {"profile": kinds}
+
+    with pytest.raises(ImproperlyConfigured, match="FILES_ALLOWED_KINDS"):
+        detect_kind(upload(samples.png_bytes()), "profile")
+
+
+def test_image_bomb_is_refused_from_its_header_without_decoding(monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("the image was decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    bomb = samples.png_bomb_bytes(100_000, 100_000)
+    assert len(bomb) < 1024
+
+    error = rejection(bomb, "image")
+
+    assert error.code == "image_too_large"
+    assert error.message == "Image is too large: 100000 x 100000 pixels is more than the limit of 50000000 pixels"
+
+
+@pytest.mark.parametrize(("make", "kind"), [(samples.png_bytes, PNG), (samples.jpeg_bytes, JPEG)])
+def test_image_pixel_limit_follows_the_setting(settings, make, kind):
+    content = make(64, 48)
+
+    settings.FILES_MAX_IMAGE_PIXELS = 64 * 48
+    assert detect_kind(upload(content), "image") == kind
+    settings.FILES_MAX_IMAGE_PIXELS = 64 * 48 - 1
+    assert rejection(content, "image").code == "image_too_large"
+
+
+def test_image_pixel_limit_is_the_setting_not_pillows_global(settings):
+    pillows_limit = Image.MAX_IMAGE_PIXELS
+    settings.FILES_MAX_IMAGE_PIXELS = 10**10  # above what Pillow's Image.open lets through
+
+    assert detect_kind(upload(samples.png_bomb_bytes(100_000, 100_000)), "image") == PNG
+    assert pillows_limit == Image.MAX_IMAGE_PIXELS  # read, never set
