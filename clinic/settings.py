@@ -167,6 +167,8 @@ FILES_SERVE_MODE = os.environ.get("FILES_SERVE_MODE", "stream")
 FILES_URL_LIFETIME = int(os.environ.get("FILES_URL_LIFETIME", "900"))
 FILES_ACCEL_PREFIX = os.environ.get("FILES_ACCEL_PREFIX", "/_protected_files/")
 FILES_TRASH_RETENTION_DAYS = float(os.environ.get("FILES_TRASH_RETENTION_DAYS", "30"))
+# Who reaches which record and its files: the clinic's roles (accounts/access.py).
+FILES_PERMISSION_POLICY = "accounts.access.ClinicPolicy"
 
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.

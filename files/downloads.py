@@ -50,6 +50,8 @@ class Principal:
 
 
 _principals: BoundedCache[Principal] = BoundedCache(size=10_000, ttl=conf.auth_cache_seconds)
+# The policy's answer for (user, file): a record-level rule may cost queries, and a page asks for many files.
+_decisions: BoundedCache[bool] = BoundedCache(size=100_000, ttl=conf.auth_cache_seconds)
 
 
 def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply:
@@ -105,7 +107,10 @@ def _authorised_reply(environ, match: re.Match, principal) -> Reply:
     meta = _meta(match)
     if meta is None:
         return error_reply(404, FILE_NOT_FOUND)
-    if not policy.user_has_permission_for_file(principal, VIEW, meta):
+    allowed = _decisions.get_or_set(
+        (principal.pk, meta.id), lambda: policy.user_has_permission_for_file(principal, VIEW, meta)
+    )
+    if not allowed:
         return error_reply(403, "Permission denied")
     return _file_reply(environ, match, max_age=None, meta=meta)
 

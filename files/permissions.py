@@ -2,7 +2,9 @@
 
 One policy object answers every question; views, the admin and the
 serializers ask it, never ``user.has_perm`` directly. A host project swaps in
-its own rules with ``FILES_PERMISSION_POLICY`` (see ``files.conf``).
+its own rules with ``FILES_PERMISSION_POLICY`` (see ``files.conf``): a
+subclass of :class:`ModelPermissionPolicy` that narrows which records a user
+reaches (``records_visible_to``) and which files they may act on.
 """
 
 from django.contrib.contenttypes.models import ContentType
@@ -40,6 +42,18 @@ class ModelPermissionPolicy:
         """May ``user`` do ``action`` to ``file``?"""
         owner_type = ContentType.objects.get_for_id(file.entity_type_id)
         return self.user_has_permission_for_owner_type(user, action, owner_type)
+
+    def records_visible_to(self, user, records: QuerySet) -> QuerySet:
+        """Narrow ``records`` (of one owner model) to those ``user`` may see, and so list.
+
+        Here every record: the record endpoints check the model's own view
+        permission. A host policy narrows it (a doctor's own patients).
+        """
+        return records
+
+    def user_may_see_record(self, user, record) -> bool:
+        """May ``user`` see the record ``record`` (and so be told it exists)?"""
+        return self.records_visible_to(user, type(record)._default_manager.filter(pk=record.pk)).exists()
 
     def files_visible_to(self, user, files: QuerySet[File]) -> QuerySet[File]:
         """Narrow ``files`` to those ``user`` may view."""

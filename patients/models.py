@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from uuid_utils.compat import uuid7
 
@@ -9,6 +10,14 @@ class Patient(FileOwner):
     reg_number = models.CharField("registration number", max_length=32, unique=True, help_text='e.g. "PAT-001"')
     first_name = models.CharField(max_length=150)
     last_name = models.CharField(max_length=150)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="patient",
+        help_text="The patient's own portal account: it sees this record's files and nothing else.",
+    )
 
     class Meta:
         ordering = ["reg_number"]

@@ -91,7 +91,9 @@ def test_list_with_invalid_query_returns_422(admin_client, db, query, loc, error
 def test_list_shows_only_files_of_records_the_user_may_view(client_for, files):
     user = UserFactory()
     user.user_permissions.add(
-        Permission.objects.get(codename="view_file"), Permission.objects.get(codename="view_patient")
+        Permission.objects.get(codename="view_file"),
+        Permission.objects.get(codename="view_patient"),
+        Permission.objects.get(codename="reach_all_records"),
     )
 
     response = client_for(user).get("/api/files/")

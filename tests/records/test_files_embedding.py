@@ -206,7 +206,10 @@ def test_without_public_base_url_the_url_follows_the_request_host(admin_client, 
 
 def test_user_without_file_view_permission_sees_no_embedded_files(client_for, record_type, record, record_files):
     user = UserFactory()
-    user.user_permissions.add(Permission.objects.get(codename=f"view_{record._meta.model_name}"))
+    user.user_permissions.add(
+        Permission.objects.get(codename=f"view_{record._meta.model_name}"),
+        Permission.objects.get(codename="reach_all_records"),
+    )
 
     response = client_for(user).get(record_type.detail_url(record.pk))
 

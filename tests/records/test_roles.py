@@ -1,9 +1,17 @@
-"""The clinic's roles: the groups accounts/migrations/0001_roles.py creates, and what they allow through the API."""
+"""The clinic's roles: the groups accounts/migrations create, and what they allow through the API.
+
+Which records each role reaches is tested in test_access.py; here each user
+reaches the record acted on (a doctor through an appointment, a patient
+through their own record), so only the model permissions decide.
+"""
 
 import pytest
 from django.contrib.auth.models import Group, Permission
 
-from tests.factories import UserFactory
+from appointments.models import Appointment
+from doctors.models import Doctor
+from patients.models import Patient
+from tests.factories import AppointmentFactory, DoctorFactory, UserFactory
 from tests.records.conftest import APPOINTMENTS, DOCTORS, PATIENTS, perform, record_json
 
 ALL = {"add", "change", "delete", "view"}
@@ -11,22 +19,28 @@ ALL = {"add", "change", "delete", "view"}
 # Written out here, not imported from the migration, so a change there shows up as a failure.
 EXPECTED = {
     "admin": {
+        "accounts.clinicaccess": {"reach_all_records"},
         "files.file": ALL,
         "patients.patient": ALL,
         "doctors.doctor": ALL,
         "appointments.appointment": ALL,
     },
     "doctor": {
-        "files.file": {"add", "view"},
+        "files.file": {"add", "delete", "view"},
         "patients.patient": {"view"},
         "doctors.doctor": {"view"},
         "appointments.appointment": {"change", "view"},
     },
     "receptionist": {
+        "accounts.clinicaccess": {"reach_all_records"},
         "files.file": {"add", "view"},
         "patients.patient": {"add", "change", "view"},
         "doctors.doctor": {"view"},
         "appointments.appointment": ALL,
+    },
+    "patient": {
+        "files.file": {"view"},
+        "patients.patient": {"view"},
     },
 }
 
@@ -35,12 +49,27 @@ def _codenames(grants: dict[str, set[str]]) -> set[str]:
     result = set()
     for label, actions in grants.items():
         app_label, model = label.split(".")
-        result |= {f"{app_label}.{action}_{model}" for action in actions}
+        result |= {f"{app_label}.{action if model == 'clinicaccess' else f'{action}_{model}'}" for action in actions}
     return result
 
 
-def test_migration_creates_exactly_the_three_role_groups(db):
-    assert set(Group.objects.values_list("name", flat=True)) == {"admin", "doctor", "receptionist"}
+def member_reaching(role: str, record):
+    """A user in ``role`` whose account reaches ``record``: a doctor through an appointment, a patient as its owner."""
+    user = UserFactory(role=role)
+    if role == "doctor":
+        doctor = record if isinstance(record, Doctor) else DoctorFactory()
+        Doctor.objects.filter(pk=doctor.pk).update(user=user)
+        if isinstance(record, Patient):
+            AppointmentFactory(patient=record, doctor=doctor)
+        if isinstance(record, Appointment):
+            Appointment.objects.filter(pk=record.pk).update(doctor=doctor)
+    if role == "patient" and isinstance(record, Patient):
+        Patient.objects.filter(pk=record.pk).update(user=user)
+    return user
+
+
+def test_migrations_create_exactly_the_four_role_groups(db):
+    assert set(Group.objects.values_list("name", flat=True)) == {"admin", "doctor", "receptionist", "patient"}
 
 
 @pytest.mark.parametrize("role", sorted(EXPECTED))
@@ -50,10 +79,11 @@ def test_role_group_has_exactly_its_permissions(db, role):
     assert {f"{app_label}.{codename}" for app_label, codename in permissions} == _codenames(EXPECTED[role])
 
 
-def test_only_admin_may_delete_files(db):
+def test_only_admins_and_doctors_may_delete_files(db):
+    # A doctor's deletes are narrowed to their own uploads by the access policy (test_access.py).
     delete_file = Permission.objects.get(content_type__app_label="files", codename="delete_file")
 
-    assert list(delete_file.group_set.values_list("name", flat=True)) == ["admin"]
+    assert set(delete_file.group_set.values_list("name", flat=True)) == {"admin", "doctor"}
 
 
 @pytest.mark.parametrize("permission", ["patients.delete_patient", "doctors.delete_doctor", "doctors.add_doctor"])
@@ -68,7 +98,7 @@ def test_only_admin_may_delete_patients_and_doctors_or_add_doctors(db, permissio
 def test_user_in_a_role_has_its_permissions_and_no_others(db, role):
     user = UserFactory(role=role)
     expected = _codenames(EXPECTED[role])
-    every = _codenames(dict.fromkeys(EXPECTED["admin"], ALL))
+    every = _codenames(dict.fromkeys(EXPECTED["admin"], ALL)) | _codenames(EXPECTED["admin"])
 
     assert {perm for perm in every if user.has_perm(perm)} == expected
 
@@ -84,7 +114,7 @@ def _matrix():
         for record_type in (PATIENTS, DOCTORS, APPOINTMENTS):
             label = f"{record_type.model._meta.app_label}.{record_type.model._meta.model_name}"
             for action, needed in ACTION_PERMISSION.items():
-                allowed = needed in grants[label]
+                allowed = needed in grants.get(label, ())
                 yield pytest.param(
                     role,
                     record_type,
@@ -97,9 +127,9 @@ def _matrix():
 @pytest.mark.parametrize(("role", "record_type", "action", "allowed"), list(_matrix()))
 def test_role_may_do_only_what_its_permissions_allow(db, client_for, role, record_type, action, allowed):
     record = record_type.factory()
+    client = client_for(member_reaching(role, record))
     before = record_json(record_type, record)
     count = record_type.model.objects.count()
-    client = client_for(UserFactory(role=role))
 
     response = perform(client, record_type, action, record)
 
@@ -131,8 +161,9 @@ def test_doctor_cannot_create_a_patient(client_for, doctor_user):
     assert not PATIENTS.model.objects.exists()
 
 
-def test_doctor_can_view_patients(client_for, doctor_user):
+def test_doctor_can_view_their_patients(db, client_for):
     patient = PATIENTS.factory()
+    doctor_user = member_reaching("doctor", patient)
 
     listed = client_for(doctor_user).get(PATIENTS.url)
     shown = client_for(doctor_user).get(PATIENTS.detail_url(patient.pk))
@@ -143,8 +174,9 @@ def test_doctor_can_view_patients(client_for, doctor_user):
     assert shown.json() == record_json(PATIENTS, patient)
 
 
-def test_doctor_can_reschedule_an_appointment(client_for, doctor_user):
+def test_doctor_can_reschedule_their_appointment(db, client_for):
     appointment = APPOINTMENTS.factory()
+    doctor_user = member_reaching("doctor", appointment)
 
     response = client_for(doctor_user).patch(
         APPOINTMENTS.detail_url(appointment.pk), {"scheduled_at": "2026-05-06T14:15:00Z"}, format="json"

@@ -13,7 +13,7 @@ from doctors.models import Doctor
 from files.models import File
 from patients.models import Patient
 
-ROLES = ["admin", "doctor", "receptionist"]
+ROLES = ["admin", "doctor", "patient", "receptionist"]
 DEMO_PASSWORD = "demo-pass-123"
 TOKEN_LINE = re.compile(r"^\s+(?P<role>\w+)\s+user (?P<username>\S+)\s+Authorization: Token (?P<key>\w+)$", re.M)
 
@@ -109,6 +109,27 @@ def test_seed_tokens_authenticate_against_the_api(db, anonymous):
     assert [item["name"] for item in first["files"]] == ["photo.png", "blood-test.pdf"]
 
 
+@pytest.mark.parametrize(
+    ("role", "patients"),
+    [("doctor", ["PAT-001"]), ("patient", ["PAT-001"]), ("admin", ["PAT-001", "PAT-002", "PAT-003"])],
+)
+def test_seed_links_the_doctor_and_patient_users_to_records_they_reach(db, anonymous, role, patients):
+    keys = {match["role"]: match["key"] for match in TOKEN_LINE.finditer(seed())}
+
+    anonymous.credentials(HTTP_AUTHORIZATION=f"Token {keys[role]}")
+    response = anonymous.get("/api/patients/")
+
+    assert [record["reg_number"] for record in response.json()["results"]] == patients
+
+
+def test_seeding_twice_keeps_the_links(db):
+    seed()
+    seed()
+
+    assert Doctor.objects.get(last_name="Khan").user.username == "demo-doctor"
+    assert Patient.objects.get(reg_number="PAT-001").user.username == "demo-patient"
+
+
 def test_seed_sets_the_given_password_and_only_admin_is_staff(db):
     output = seed("s3cret-demo-password")
 
@@ -135,7 +156,7 @@ def test_second_seed_creates_no_duplicates(db, storage):
 
     output = seed()
 
-    assert _counts() == before == (3, 2, 1, 6, 3)
+    assert _counts() == before == (3, 2, 1, 6, 4)
     assert _stored_names(storage) == stored
     assert len(stored) == 6
     assert "Demo records exist already" in output
@@ -147,7 +168,7 @@ def test_second_seed_keeps_the_tokens_and_sets_the_new_password(db):
     second = {m["role"]: m["key"] for m in TOKEN_LINE.finditer(seed("second-password-2"))}
 
     assert second == first
-    assert Token.objects.count() == 3
+    assert Token.objects.count() == 4
     assert get_user_model().objects.get(username="demo-doctor").check_password("second-password-2")
 
 

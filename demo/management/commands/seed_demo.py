@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accounts.roles import ADMIN, DOCTOR, RECEPTIONIST
+from accounts.roles import ADMIN, DOCTOR, PATIENT, RECEPTIONIST
 from appointments.models import Appointment
 from demo import samples
 from doctors.models import Doctor
@@ -31,11 +31,12 @@ class Command(BaseCommand):
     def handle(self, *args, password: str | None = None, **options) -> None:
         password = password or secrets.token_urlsafe(12)
         with transaction.atomic():
-            users = {role: self._user(role, password) for role in (ADMIN, DOCTOR, RECEPTIONIST)}
+            users = {role: self._user(role, password) for role in (ADMIN, DOCTOR, RECEPTIONIST, PATIENT)}
             if Patient.objects.filter(reg_number=PATIENTS[0][0]).exists():
                 self.stdout.write("Demo records exist already; the demo users' passwords were reset.")
             else:
                 self._records(uploaded_by=users[RECEPTIONIST])
+            self._link(doctor=users[DOCTOR], patient=users[PATIENT])
         self.stdout.write(f"\nDemo users (password: {password}):")
         for role, user in users.items():
             token, _ = Token.objects.get_or_create(user=user)
@@ -48,6 +49,12 @@ class Command(BaseCommand):
         user.save()
         user.groups.add(Group.objects.get(name=role))
         return user
+
+    def _link(self, *, doctor, patient) -> None:
+        """The demo doctor is Dr Khan (who sees John Doe), the demo patient is John Doe."""
+        first_name, last_name, _ = DOCTORS[0]
+        Doctor.objects.filter(first_name=first_name, last_name=last_name).update(user=doctor)
+        Patient.objects.filter(reg_number=PATIENTS[0][0]).update(user=patient)
 
     def _records(self, *, uploaded_by) -> None:
         patients = [Patient.objects.create(reg_number=r, first_name=f, last_name=last) for r, f, last in PATIENTS]
