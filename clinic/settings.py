@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "clinic.logs.RequestIdMiddleware",
+    "files.audit.AuditContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -169,6 +170,10 @@ FILES_ACCEL_PREFIX = os.environ.get("FILES_ACCEL_PREFIX", "/_protected_files/")
 FILES_TRASH_RETENTION_DAYS = float(os.environ.get("FILES_TRASH_RETENTION_DAYS", "30"))
 # Who reaches which record and its files: the clinic's roles (accounts/access.py).
 FILES_PERMISSION_POLICY = "accounts.access.ClinicPolicy"
+# Download events reach the audit trail in batches, this often (0: each at once).
+FILES_AUDIT_FLUSH_SECONDS = float(os.environ.get("FILES_AUDIT_FLUSH_SECONDS", "1"))
+# Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
+FILES_CLIENT_ADDRESS_HEADER = os.environ.get("FILES_CLIENT_ADDRESS_HEADER") or None
 
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.

@@ -154,3 +154,23 @@ def permission_policy():
     """``FILES_PERMISSION_POLICY``: dotted path of the class deciding who may do what."""
     path = getattr(settings, "FILES_PERMISSION_POLICY", "files.permissions.ModelPermissionPolicy")
     return import_string(path)()
+
+
+def audit_flush_seconds() -> float:
+    """``FILES_AUDIT_FLUSH_SECONDS``: how often download events are written to the audit trail, in a batch.
+
+    1 second by default; 0 writes each at once (slower downloads, nothing
+    lost if the process is killed). Uploads and deletions are always written
+    in their own transaction.
+    """
+    return float(getattr(settings, "FILES_AUDIT_FLUSH_SECONDS", 1))
+
+
+def client_address_header() -> str | None:
+    """``FILES_CLIENT_ADDRESS_HEADER``: the ``request.META`` key holding the client's address behind a proxy.
+
+    e.g. ``"HTTP_X_REAL_IP"``, set by the proxy in front; ``None`` (default)
+    records the peer's address. Never set it without a proxy that overwrites
+    the header: a client could write any address into the audit trail.
+    """
+    return getattr(settings, "FILES_CLIENT_ADDRESS_HEADER", None)

@@ -11,15 +11,17 @@ permissions are cached for ``FILES_AUTH_CACHE_SECONDS`` (see
 every time, so a deleted file is 404 at once.
 """
 
+import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from files import conf, signing
+from files.audit import SIGNED_URL, Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.models import File
 from files.permissions import VIEW
@@ -39,6 +41,7 @@ class Principal:
     """A token's user as the download path knows it: enough to ask the permission policy."""
 
     pk: int
+    username: str
     is_active: bool
     is_superuser: bool
     permissions: frozenset[str]
@@ -55,26 +58,42 @@ _decisions: BoundedCache[bool] = BoundedCache(size=100_000, ttl=conf.auth_cache_
 
 
 def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply:
-    """The whole answer to a request for the file at ``path`` (what follows /static/).
+    """The whole answer to a request for the file at ``path`` (what follows /static/), put on the audit trail.
 
     ``user`` is the session's user when Django's middleware ran; the fast
     path passes none and leaves requests with a session cookie to Django.
     """
     if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
         return error_reply(405, f'Method "{environ.get("REQUEST_METHOD")}" not allowed.', [("Allow", "GET, HEAD")])
+    attempt = Attempt(Action.DOWNLOAD, context=context_of(environ))
+    answer = _answer(environ, path, user, attempt)
+    attempt.record_soon(status=answer.status, detail=_detail(answer) or ("" if attempt.file_id else path))
+    return answer
+
+
+def _answer(environ: Mapping[str, str], path: str, user, attempt: Attempt) -> Reply:
     match = FILE_PATH.fullmatch(path)
     if match is None:
         return error_reply(404, FILE_NOT_FOUND)
+    attempt.file_id, attempt.record_id = match["file_id"], match["entity_id"]
     query = environ.get("QUERY_STRING", "")
     if "signature=" in query:
-        return _signed_reply(environ, match, _query_values(query))
+        return _signed_reply(environ, match, _query_values(query), attempt)
     principal = _token_principal(environ) if "HTTP_AUTHORIZATION" in environ else None
     if isinstance(principal, Reply):
         return principal
     principal = principal or (user if user is not None and user.is_authenticated else None)
     if principal is None:
         return error_reply(401, "Not authenticated", _CHALLENGE)
-    return _authorised_reply(environ, match, principal)
+    attempt.by(principal)
+    return _authorised_reply(environ, match, principal, attempt)
+
+
+def _detail(answer: Reply) -> str:
+    """The ``detail`` of an error reply, for the audit trail."""
+    if answer.status < 400 or not isinstance(answer.body, list):
+        return ""
+    return json.loads(b"".join(answer.body)).get("detail", "")
 
 
 def _query_values(query: str) -> dict[str, str]:
@@ -86,39 +105,45 @@ def _query_values(query: str) -> dict[str, str]:
     return values
 
 
-def _signed_reply(environ, match: re.Match, query: dict[str, str]) -> Reply:
+def _signed_reply(environ, match: re.Match, query: dict[str, str], attempt: Attempt) -> Reply:
+    attempt.context = replace(attempt.context, via=SIGNED_URL)
+    attempt.issued_to = query.get("issued_to", "")[:64]
     try:
         expiry = signing.verify(
             file_id=match["file_id"],
             entity_id=match["entity_id"],
             extension=match["extension"],
             expires=query.get("expires", ""),
+            issued_to=query.get("issued_to", ""),
             signature=query.get("signature", ""),
         )
     except signing.InvalidSignature as error:
         return error_reply(403, str(error))
-    return _file_reply(environ, match, max_age=int(expiry - time.time()))
+    return _file_reply(environ, match, attempt, max_age=int(expiry - time.time()))
 
 
-def _authorised_reply(environ, match: re.Match, principal) -> Reply:
+def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt) -> Reply:
     policy = conf.permission_policy()
     if not policy.user_has_permission(principal, VIEW):
         return error_reply(403, "Permission denied")
     meta = _meta(match)
     if meta is None:
         return error_reply(404, FILE_NOT_FOUND)
+    attempt.on(meta)
     allowed = _decisions.get_or_set(
         (principal.pk, meta.id), lambda: policy.user_has_permission_for_file(principal, VIEW, meta)
     )
     if not allowed:
         return error_reply(403, "Permission denied")
-    return _file_reply(environ, match, max_age=None, meta=meta)
+    return _file_reply(environ, match, attempt, max_age=None, meta=meta)
 
 
-def _file_reply(environ, match: re.Match, *, max_age: int | None, meta=None) -> Reply:
+def _file_reply(environ, match: re.Match, attempt: Attempt, *, max_age: int | None, meta=None) -> Reply:
     meta = meta or _meta(match)
-    answer = reply(meta, environ, max_age=max_age) if meta is not None else None
-    return answer or error_reply(404, FILE_NOT_FOUND)
+    if meta is None:
+        return error_reply(404, FILE_NOT_FOUND)
+    attempt.on(meta)
+    return reply(meta, environ, max_age=max_age) or error_reply(404, FILE_NOT_FOUND)
 
 
 def _meta(match: re.Match):
@@ -146,6 +171,7 @@ def _load_principal(key: str) -> Principal:
     user, _ = TokenAuthentication().authenticate_credentials(key)
     return Principal(
         pk=user.pk,
+        username=user.get_username(),
         is_active=user.is_active,
         is_superuser=user.is_superuser,
         permissions=frozenset(user.get_all_permissions()),

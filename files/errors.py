@@ -66,7 +66,14 @@ def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's ``EXCEPTION_HANDLER``: every API error leaves through here."""
+    """DRF's ``EXCEPTION_HANDLER``: every API error leaves through here (and a refused attempt is audited)."""
+    response = _error_response(exc, context)
+    if response is not None:
+        _record_refusal(context, response)
+    return response
+
+
+def _error_response(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, exceptions.ParseError | UnreadablePostError):
         _discard_partial_upload(context.get("request"))
     if isinstance(exc, exceptions.ValidationError):
@@ -95,6 +102,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if response is not None and not isinstance(response.data.get("detail"), str):
         response.data = {"detail": str(response.data)}
     return response
+
+
+def _record_refusal(context: dict, response: Response) -> None:
+    """A refused upload or deletion goes on the audit trail (views say which attempt they audit)."""
+    view, request = context.get("view"), context.get("request")
+    attempt = view.audit_attempt(request) if hasattr(view, "audit_attempt") and request is not None else None
+    if attempt is not None:
+        detail = response.data["detail"]
+        attempt.record(status=response.status_code, detail=detail if isinstance(detail, str) else _summary(detail))
+
+
+def _summary(errors: list[dict]) -> str:
+    """A 422's errors in one line: ``body.file: File type is not supported; ...``."""
+    return "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in errors)
 
 
 def _discard_partial_upload(request) -> None:

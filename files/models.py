@@ -130,3 +130,72 @@ class FileOwner(models.Model):
 def owner_models() -> list[type[FileOwner]]:
     """Every installed model whose records own files."""
     return [model for model in apps.get_models() if issubclass(model, FileOwner)]
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditTrailIsAppendOnly
+
+    def delete(self):
+        raise AuditTrailIsAppendOnly
+
+
+class AuditTrailIsAppendOnly(Exception):
+    """An audit event was to be changed or deleted: the trail only grows."""
+
+    def __init__(self) -> None:
+        super().__init__("The audit trail is append-only: its events are never changed or deleted")
+
+
+class AuditEvent(models.Model):
+    """One upload, download, deletion or refused attempt, as the audit trail keeps it for good.
+
+    Plain values, no foreign keys: deleting a user, a file or a record leaves
+    its history as it was. Written by ``files.audit``; on PostgreSQL a trigger
+    also refuses any UPDATE or DELETE of the table.
+    """
+
+    class Action(models.TextChoices):
+        UPLOAD = "upload"
+        DOWNLOAD = "download"
+        DELETE = "delete"
+        RESTORE = "restore"
+        PURGE = "purge"
+
+    class Outcome(models.TextChoices):
+        ALLOWED = "allowed"
+        REFUSED = "refused"
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The HTTP status answered.")
+    user_id = models.CharField("user id", max_length=64, blank=True)
+    username = models.CharField(max_length=150, blank=True)
+    via = models.CharField(max_length=16, blank=True, help_text="token, session, signed URL, admin or system")
+    issued_to = models.CharField(
+        "signed URL issued to", max_length=64, blank=True, help_text="The id of the user a signed URL was issued to."
+    )
+    file_id = models.UUIDField("file id", null=True, blank=True, db_index=True)
+    record_type = models.CharField(max_length=100, blank=True, help_text='e.g. "patients.patient"')
+    record_id = models.UUIDField("record id", null=True, blank=True, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    detail = models.CharField(max_length=255, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome} by {self.username or self.user_id or '-'}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditTrailIsAppendOnly
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditTrailIsAppendOnly

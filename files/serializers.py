@@ -33,16 +33,19 @@ class UUIDField(serializers.UUIDField):
 
 
 def file_url(file: File, request) -> str:
-    """The signed, absolute URL of ``file``'s bytes: ``{base}/static/{entity_id}/{id}{extension}?...``.
+    """The signed, absolute URL of ``file``'s bytes for ``request``'s user: ``{base}/static/{entity_id}/{id}{ext}?...``.
 
-    It loads with no header until it expires (see ``files.signing``).
+    It loads with no header until it expires (see ``files.signing``). Only
+    files the user may view reach a serializer (the lists are narrowed by the
+    permission policy), so a URL is only ever issued to a user who may view
+    the file; it names that user, for the audit trail.
     """
-    query = signing.sign(file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension)
+    query = signing.sign(
+        file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension, issued_to=str(request.user.pk)
+    )
     path = f"/static/{file.path}?{query}"
     base = conf.public_base_url()
-    if base:
-        return f"{base}{path}"
-    return request.build_absolute_uri(path) if request is not None else path
+    return f"{base}{path}" if base else request.build_absolute_uri(path)
 
 
 class FileSerializer(serializers.ModelSerializer):

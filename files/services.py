@@ -16,6 +16,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from files import conf
+from files.audit import Action, Attempt
 from files.backends import move_blob
 from files.detection import Kind, detect_kind, extension_for
 from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
@@ -56,6 +57,8 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
             touched[-1] = file.storage_name
         with transaction.atomic():
             File.objects.bulk_create(files)
+            for file in files:
+                Attempt(Action.UPLOAD).by(uploaded_by).on(file).record()
     except BaseException:
         for name in touched:
             _delete_bytes_after_failure(name)
@@ -74,12 +77,13 @@ def file_delete(*, file: File, deleted_by=None) -> None:
     """
     _refuse_if_on_hold(file)
     if not conf.trash_retention():
-        _remove(file, live=True)
+        _remove(file, live=True, action=Attempt(Action.DELETE).by(deleted_by))
     else:
         with transaction.atomic():
             trashed = File.objects.filter(pk=file.pk).update(deleted_at=timezone.now(), deleted_by=deleted_by)
             if not trashed:
                 raise File.DoesNotExist(f"File {file.pk} is already deleted")
+            Attempt(Action.DELETE).by(deleted_by).on(file).record(detail="moved to the trash")
             storage = conf.storage()
             transaction.on_commit(partial(move_blob, storage, file.storage_name, file.trash_name), robust=True)
     logger.info("file deleted", extra={"file_id": str(file.pk), "deleted_by": getattr(deleted_by, "pk", None)})
@@ -93,14 +97,15 @@ def file_restore(*, file: File, restored_by=None) -> None:
         restored = File.all_objects.trashed().filter(pk=file.pk).update(deleted_at=None, deleted_by=None)
         if not restored:
             raise FileNotRestorable("The file is not in the trash")
+        Attempt(Action.RESTORE).by(restored_by).on(file).record()
         transaction.on_commit(partial(move_blob, conf.storage(), file.trash_name, file.storage_name), robust=True)
     logger.info("file restored", extra={"file_id": str(file.pk), "restored_by": getattr(restored_by, "pk", None)})
 
 
-def file_purge(*, file: File) -> None:
+def file_purge(*, file: File, purged_by=None) -> None:
     """Remove a trashed ``file`` for good: its row now, its bytes once that commits."""
     _refuse_if_on_hold(file)
-    _remove(file, live=False)
+    _remove(file, live=False, action=Attempt(Action.PURGE).by(purged_by))
     logger.info("file purged", extra={"file_id": str(file.pk)})
 
 
@@ -149,13 +154,14 @@ def _refuse_if_on_hold(file: File) -> None:
         raise FileOnHold("The record that owns the file is under legal hold")
 
 
-def _remove(file: File, *, live: bool) -> None:
-    """Delete the row (live, or trashed) and, after commit, the bytes where they are."""
+def _remove(file: File, *, live: bool, action: Attempt) -> None:
+    """Delete the row (live, or trashed) and, after commit, the bytes where they are; record ``action``."""
     rows = File.objects if live else File.all_objects.trashed()
     with transaction.atomic():
         deleted, _ = rows.filter(pk=file.pk).delete()
         if not deleted:
             raise File.DoesNotExist(f"File {file.pk} is already gone")
+        action.on(file).record(detail="removed for good")
         name = file.storage_name if live else file.trash_name
         transaction.on_commit(partial(_delete_bytes, name), robust=True)
 

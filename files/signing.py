@@ -1,8 +1,9 @@
 """Signed, expiring file URLs: a file's ``url`` loads with no header until it expires.
 
 The signature is an HMAC (SHA-256, keyed from ``SECRET_KEY``) over the file
-id, the owner's id, the extension and the expiry, so it opens exactly one
-file's bytes and nothing else, and checking it needs no database. Keys in
+id, the owner's id, the extension, the expiry and the user the URL was issued
+to, so it opens exactly one file's bytes and nothing else, checking it needs
+no database, and the audit trail knows whose URL opened a file. Keys in
 ``SECRET_KEY_FALLBACKS`` still verify, so the secret can be rotated without
 breaking the URLs already handed out.
 """
@@ -23,18 +24,19 @@ _SALT = "files.signed-url"
 @dataclass(frozen=True)
 class SignedQuery:
     expires: int
+    issued_to: str
     signature: str
 
     def __str__(self) -> str:
-        return f"expires={self.expires}&signature={self.signature}"
+        return f"expires={self.expires}&issued_to={self.issued_to}&signature={self.signature}"
 
 
 class InvalidSignature(Exception):
     """A signed URL that was altered, made with an unknown key, or has expired."""
 
 
-def sign(*, file_id: str, entity_id: str, extension: str, now: float | None = None) -> SignedQuery:
-    """Sign a file's path for ``FILES_URL_LIFETIME`` seconds from ``now``.
+def sign(*, file_id: str, entity_id: str, extension: str, issued_to: str, now: float | None = None) -> SignedQuery:
+    """Sign a file's path for the user ``issued_to`` (a user id), ``FILES_URL_LIFETIME`` seconds from ``now``.
 
     The expiry is rounded up to the next whole minute, so that a client
     reading the same record twice within a minute gets the same URL and its
@@ -42,18 +44,26 @@ def sign(*, file_id: str, entity_id: str, extension: str, now: float | None = No
     """
     now = time.time() if now is None else now
     expires = math.ceil((now + conf.url_lifetime()) / 60) * 60
-    return SignedQuery(expires, _signature(file_id, entity_id, extension, expires, settings.SECRET_KEY))
+    signature = _signature(file_id, entity_id, extension, expires, issued_to, settings.SECRET_KEY)
+    return SignedQuery(expires, issued_to, signature)
 
 
 def verify(
-    *, file_id: str, entity_id: str, extension: str, expires: str, signature: str, now: float | None = None
+    *,
+    file_id: str,
+    entity_id: str,
+    extension: str,
+    expires: str,
+    issued_to: str,
+    signature: str,
+    now: float | None = None,
 ) -> int:
     """Return the expiry of a valid, unexpired signature; raise :class:`InvalidSignature` otherwise."""
-    if not expires.isdigit() or len(expires) > 12:
+    if not expires.isdigit() or len(expires) > 12 or not 0 < len(issued_to) <= 64:
         raise InvalidSignature("Invalid file URL signature")
     expiry = int(expires)
     for secret in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS):
-        if hmac.compare_digest(_signature(file_id, entity_id, extension, expiry, secret), signature):
+        if hmac.compare_digest(_signature(file_id, entity_id, extension, expiry, issued_to, secret), signature):
             break
     else:
         raise InvalidSignature("Invalid file URL signature")
@@ -62,6 +72,6 @@ def verify(
     return expiry
 
 
-def _signature(file_id: str, entity_id: str, extension: str, expires: int, secret: str) -> str:
-    message = f"{file_id}/{entity_id}/{extension}/{expires}"
+def _signature(file_id: str, entity_id: str, extension: str, expires: int, issued_to: str, secret: str) -> str:
+    message = f"{file_id}/{entity_id}/{extension}/{expires}/{issued_to}"
     return salted_hmac(_SALT, message, secret, algorithm="sha256").hexdigest()

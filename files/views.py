@@ -1,5 +1,8 @@
 """The Files API: serve and delete under /static/, metadata and uploads under /api/."""
 
+import contextlib
+import uuid
+
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -13,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from files import conf, schema, selectors
+from files.audit import Action, Attempt
 from files.backends import FileSlice
 from files.downloads import FILE_NOT_FOUND, download_reply
 from files.errors import RequestValidationError, parse_uuid
@@ -54,12 +58,23 @@ class FileDeleteView(APIView):
     )
     def delete(self, request, file_id: str) -> Response:
         file = _get_or_404(selectors.file_get, file_id=parse_uuid(file_id, location="path", name="file_id"))
+        request.audited_file = file
         self.check_object_permissions(request, file)
         try:
             file_delete(file=file, deleted_by=request.user)
         except File.DoesNotExist:
             raise NotFound(FILE_NOT_FOUND) from None
         return Response("File deleted successfully")
+
+    def audit_attempt(self, request) -> Attempt:
+        """A refused deletion, for the audit trail (the file, when it exists)."""
+        attempt = Attempt(Action.DELETE).by(request.user)
+        file = getattr(request, "audited_file", None)
+        if file is not None:
+            return attempt.on(file)
+        with contextlib.suppress(ValueError):
+            attempt.file_id = str(uuid.UUID(self.kwargs["file_id"]))  # a file that does not exist
+        return attempt
 
 
 @extend_schema_view(
@@ -138,6 +153,16 @@ class FileOwnerViewSetMixin:
         upload.is_valid(raise_exception=True)
         files = FileSerializer(upload.save(), many=True, context=self.get_serializer_context()).data
         return Response(files[0] if len(files) == 1 else files, status=201)
+
+    def audit_attempt(self, request) -> Attempt | None:
+        """A refused upload, for the audit trail (the record, when it exists)."""
+        if self.action != "files" or request.method != "POST":
+            return None
+        attempt = Attempt(Action.UPLOAD).by(request.user)
+        with contextlib.suppress(ValueError):
+            # The record asked for, found or not, allowed or not.
+            attempt.on_record(self.get_queryset().model(pk=uuid.UUID(str(self.kwargs[self.lookup_field]))))
+        return attempt
 
 
 def _get_or_404(selector, **kwargs) -> File:

@@ -10,3 +10,6 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
 from clinic.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Every download event is written at once, in the test's own transaction, so tests read it back directly.
+FILES_AUDIT_FLUSH_SECONDS = 0

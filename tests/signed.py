@@ -6,10 +6,14 @@ from files import signing
 
 
 class SignedFileURL:
-    """Equal to ``{base}/static/{entity_id}/{id}{ext}?expires=…&signature=…`` with a signature that verifies."""
+    """Equal to ``{base}/static/{entity_id}/{id}{ext}?expires=…&issued_to=…&signature=…`` that verifies.
 
-    def __init__(self, file, base: str = "http://testserver") -> None:
+    With ``issued_to`` (a user), the URL must have been issued to that user.
+    """
+
+    def __init__(self, file, base: str = "http://testserver", issued_to=None) -> None:
         self.file = file
+        self.issued_to = issued_to
         self.expected = f"{base}/static/{file.entity_id}/{file.id}{file.extension}"
 
     def __eq__(self, url: object) -> bool:
@@ -17,7 +21,9 @@ class SignedFileURL:
             return NotImplemented
         parts = urlsplit(url)
         query = parse_qs(parts.query)
-        if url.split("?")[0] != self.expected or set(query) != {"expires", "signature"}:
+        if url.split("?")[0] != self.expected or set(query) != {"expires", "issued_to", "signature"}:
+            return False
+        if self.issued_to is not None and query["issued_to"][0] != str(self.issued_to.pk):
             return False
         try:
             signing.verify(
@@ -25,6 +31,7 @@ class SignedFileURL:
                 entity_id=str(self.file.entity_id),
                 extension=self.file.extension,
                 expires=query["expires"][0],
+                issued_to=query["issued_to"][0],
                 signature=query["signature"][0],
             )
         except signing.InvalidSignature:

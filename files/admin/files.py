@@ -10,7 +10,6 @@ from django.utils.html import format_html
 from files.admin.pages import cleanup_view, storage_report_view
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
-from files.serializers import file_url
 from files.services import file_delete, file_purge, file_restore
 
 
@@ -93,16 +92,16 @@ class FileAdmin(admin.ModelAdmin):
             return ""
         return format_html(
             '<img class="file-thumbnail" src="{}" alt="" loading="lazy" style="max-height:48px;max-width:64px">',
-            file_url(file, None),
+            f"/static/{file.path}",  # the admin's own session opens it: the audit trail names the admin
         )
 
     @admin.display(description="file")
     def links(self, file: File) -> str:
         if file.deleted_at:
             return "in the trash"
-        url = file_url(file, None)  # relative unless FILES_PUBLIC_BASE_URL is set: the admin is on the same host
+        url = f"/static/{file.path}"
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener">open</a> · <a href="{}">download</a>', url, url + "&download=1"
+            '<a href="{}" target="_blank" rel="noopener">open</a> · <a href="{}">download</a>', url, url + "?download=1"
         )
 
     def has_delete_permission(self, request, obj=None) -> bool:
@@ -113,7 +112,7 @@ class FileAdmin(admin.ModelAdmin):
             if obj.deleted_at is None:
                 file_delete(file=obj, deleted_by=request.user)
             else:
-                file_purge(file=obj)
+                file_purge(file=obj, purged_by=request.user)
         except File.DoesNotExist:
             pass  # deleted meanwhile by someone else: that is what the admin asked for
         except FileOnHold as refusal:
@@ -133,7 +132,9 @@ class FileAdmin(admin.ModelAdmin):
 
     @admin.action(description="Purge selected files from the trash for good", permissions=["delete"])
     def purge_selected(self, request, queryset) -> None:
-        self._each(request, queryset.trashed(), lambda request, file: file_purge(file=file), "purged")
+        self._each(
+            request, queryset.trashed(), lambda request, file: file_purge(file=file, purged_by=request.user), "purged"
+        )
 
     @admin.action(description="Place selected files on legal hold", permissions=["delete"])
     def hold_selected(self, request, queryset) -> None:

@@ -64,8 +64,10 @@ def token(admin):
     return admin.auth_token.key
 
 
-def signed_url(file, now=None) -> str:
-    query = signing.sign(file_id=str(file.id), entity_id=str(file.entity_id), extension=file.extension, now=now)
+def signed_url(file, now=None, issued_to="1") -> str:
+    query = signing.sign(
+        file_id=str(file.id), entity_id=str(file.entity_id), extension=file.extension, issued_to=issued_to, now=now
+    )
     return f"/static/{file.path}?{query}"
 
 
@@ -85,8 +87,10 @@ def test_signed_url_opens_without_credentials(fetch, pdf_file):
     assert answer["Content-Length"] == str(len(PDF))
 
 
-def test_url_in_the_file_object_opens_without_credentials(fetch, pdf_file, rf):
-    url = urlsplit(file_url(pdf_file, rf.get("/")))
+def test_url_in_the_file_object_opens_without_credentials(fetch, pdf_file, rf, admin):
+    request = rf.get("/")
+    request.user = admin
+    url = urlsplit(file_url(pdf_file, request))
 
     assert fetch(f"{url.path}?{url.query}").body == PDF
 
@@ -141,12 +145,18 @@ def test_signed_url_after_delete_returns_404_at_once(fetch, pdf_file, django_cap
     assert fetch(url).status == 404
 
 
-def test_checking_a_signed_url_needs_no_query(fetch, pdf_file, django_assert_num_queries):
+def only_audit_writes(queries) -> bool:
+    """Every query captured is the audit trail's insert (written at once in tests, batched in production)."""
+    return all(query["sql"].startswith('INSERT INTO "files_auditevent"') for query in queries.captured_queries)
+
+
+def test_checking_a_signed_url_needs_no_query(fetch, pdf_file, django_assert_max_num_queries):
     url = signed_url(pdf_file)
     fetch(url)
 
-    with django_assert_num_queries(0):
+    with django_assert_max_num_queries(1) as queries:
         assert fetch(url).status == 200
+    assert only_audit_writes(queries)
 
 
 # Tokens and sessions
@@ -186,11 +196,12 @@ def test_token_without_view_permission_returns_403(fetch, pdf_file):
     assert answer.body == b'{"detail": "Permission denied"}'
 
 
-def test_a_warm_token_download_needs_no_query(fetch, pdf_file, token, django_assert_num_queries):
+def test_a_warm_token_download_needs_no_query(fetch, pdf_file, token, django_assert_max_num_queries):
     fetch(bare(pdf_file), token=token)
 
-    with django_assert_num_queries(0):
+    with django_assert_max_num_queries(1) as queries:
         assert fetch(bare(pdf_file), token=token).status == 200
+    assert only_audit_writes(queries)
 
 
 def test_deleted_token_is_refused_at_once(fetch, pdf_file, admin, token):

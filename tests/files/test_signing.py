@@ -4,13 +4,18 @@ import pytest
 
 from files import signing
 
-FILE = {"file_id": "019ec9e8-d2b4-77ff-be43-525f928a5de3", "entity_id": "019ec9e7-70fc-70e1-9be7-039fdb5efc3e"}
+FILE = {
+    "file_id": "019ec9e8-d2b4-77ff-be43-525f928a5de3",
+    "entity_id": "019ec9e7-70fc-70e1-9be7-039fdb5efc3e",
+    "issued_to": "42",
+}
 NOW = 1_800_000_000
 
 
 def signed(**overrides):
     query = signing.sign(**FILE, extension=".png", now=NOW)
-    values = {**FILE, "extension": ".png", "expires": str(query.expires), "signature": query.signature, **overrides}
+    values = {**FILE, "extension": ".png", "expires": str(query.expires), "signature": query.signature}
+    values.update(overrides)
     return values
 
 
@@ -46,6 +51,9 @@ def test_same_minute_gives_the_same_url():
         {"file_id": "019ec9ea-f0d9-7336-9b1b-90fecb506c38"},
         {"entity_id": "019ec9ea-f0d9-7336-9b1b-90fecb506c38"},
         {"extension": ".pdf"},
+        {"issued_to": "43"},
+        {"issued_to": ""},
+        {"issued_to": "4" * 65},
         {"expires": str(NOW + 10_000_000)},
         {"signature": "0" * 64},
         {"signature": ""},
@@ -80,5 +88,5 @@ def test_unknown_key_does_not_verify(settings):
 def test_query_string_shape():
     query = signing.sign(**FILE, extension=".png", now=NOW)
 
-    assert str(query) == f"expires={query.expires}&signature={query.signature}"
+    assert str(query) == f"expires={query.expires}&issued_to=42&signature={query.signature}"
     assert len(query.signature) == 64

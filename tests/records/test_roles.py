@@ -20,6 +20,7 @@ ALL = {"add", "change", "delete", "view"}
 EXPECTED = {
     "admin": {
         "accounts.clinicaccess": {"reach_all_records"},
+        "files.auditevent": {"view"},
         "files.file": ALL,
         "patients.patient": ALL,
         "doctors.doctor": ALL,

@@ -1,0 +1,202 @@
+"""The audit trail: who uploaded, downloaded or deleted which file, or tried to, from where, and how it ended.
+
+Uploads and deletions are recorded in their own transaction by
+``files.services``: the event commits with the change or not at all.
+Downloads are many and on the hot path, so their events are written in
+batches, every ``FILES_AUDIT_FLUSH_SECONDS`` (1 s; 0 writes each one at once)
+by a background thread; if the process is killed outright, at most that much
+of download history is lost, never an upload's or a deletion's.
+
+Requests carry their context (client address, how the user came in) in a
+context variable set by :class:`AuditContextMiddleware` (and by the download
+path), so services record it without taking a request.
+"""
+
+import atexit
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import close_old_connections
+from django.utils import timezone
+
+from files import conf
+from files.models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+Action, Outcome = AuditEvent.Action, AuditEvent.Outcome
+
+TOKEN, SESSION, SIGNED_URL, ADMIN, SYSTEM = "token", "session", "signed URL", "admin", "system"
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Where a request came from and how its user came in."""
+
+    address: str | None = None
+    via: str = SYSTEM
+
+
+_context: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("files_audit_context")
+
+
+def request_context() -> RequestContext:
+    """The current request's context; management commands and jobs are ``system``."""
+    return _context.get(RequestContext())
+
+
+def context_of(environ: Mapping[str, str]) -> RequestContext:
+    """The context of a WSGI request (Django's ``request.META`` is one too)."""
+    if environ.get("PATH_INFO", "").startswith("/admin/"):
+        via = ADMIN
+    elif environ.get("HTTP_AUTHORIZATION", "").lower().startswith("token "):
+        via = TOKEN
+    else:
+        via = SESSION
+    return RequestContext(address=client_address(environ), via=via)
+
+
+def client_address(environ: Mapping[str, str]) -> str | None:
+    """The client's IP address: ``FILES_CLIENT_ADDRESS_HEADER`` behind a proxy that sets it, else the peer's."""
+    header = conf.client_address_header()
+    address = environ.get(header) if header else None
+    address = (address or environ.get("REMOTE_ADDR") or "").split(",")[0].strip()
+    return address or None
+
+
+class AuditContextMiddleware:
+    """Puts each request's :class:`RequestContext` where ``files.services`` records it."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _context.set(context_of(request.META))
+        try:
+            return self.get_response(request)
+        finally:
+            _context.reset(token)
+
+
+@dataclass
+class Attempt:
+    """One access as the audit trail will record it, filled in while the request is decided."""
+
+    action: str
+    context: RequestContext = field(default_factory=request_context)
+    user_id: str = ""
+    username: str = ""
+    issued_to: str = ""
+    file_id: str | None = None
+    record_type: str = ""
+    record_id: str | None = None
+
+    def by(self, user) -> "Attempt":
+        """The user who made the attempt (a user, the download path's principal, or anonymous)."""
+        if user is not None and user.is_authenticated:
+            self.user_id, self.username = str(user.pk), getattr(user, "username", "")
+        return self
+
+    def on(self, file) -> "Attempt":
+        """The file it was for (a ``File`` or the download path's ``FileMeta``) and its record."""
+        self.file_id, self.record_id = str(file.id), str(file.entity_id)
+        self.record_type = _label(ContentType.objects.get_for_id(file.entity_type_id))
+        return self
+
+    def on_record(self, record) -> "Attempt":
+        """The record it was for (an upload)."""
+        self.record_id, self.record_type = str(record.pk), _label(ContentType.objects.get_for_model(record))
+        return self
+
+    def event(self, *, status: int | None, detail: str = "") -> AuditEvent:
+        return AuditEvent(
+            at=timezone.now(),
+            action=self.action,
+            outcome=Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED,
+            status=status,
+            user_id=self.user_id,
+            username=self.username,
+            via=self.context.via,
+            issued_to=self.issued_to,
+            file_id=self.file_id,
+            record_type=self.record_type,
+            record_id=self.record_id,
+            address=self.context.address,
+            detail=detail[:255],
+        )
+
+    def record(self, *, status: int | None = None, detail: str = "") -> None:
+        """Write the event now, in the caller's transaction (uploads, deletions, refusals)."""
+        AuditEvent.objects.bulk_create([self.event(status=status, detail=detail)])
+
+    def record_soon(self, *, status: int, detail: str = "") -> None:
+        """Write the event with the next batch (downloads)."""
+        _batch.add(self.event(status=status, detail=detail))
+
+
+def _label(content_type: ContentType) -> str:
+    return f"{content_type.app_label}.{content_type.model}"
+
+
+class _Batch:
+    """Download events waiting to be written, and the thread writing them."""
+
+    #: Beyond this many unwritten events (the database is down), the oldest are dropped, and logged.
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self._events: list[AuditEvent] = []
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
+
+    def add(self, event: AuditEvent) -> None:
+        if conf.audit_flush_seconds() <= 0:
+            AuditEvent.objects.bulk_create([event])
+            return
+        with self._lock:
+            self._events.append(event)
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_forever, name="files-audit", daemon=True)
+                self._writer.start()
+
+    def flush(self) -> int:
+        """Write every waiting event now; return how many."""
+        with self._lock:
+            events, self._events = self._events, []
+        if not events:
+            return 0
+        try:
+            AuditEvent.objects.bulk_create(events, batch_size=1000)
+        except Exception:
+            with self._lock:
+                self._events[:0] = events
+                dropped = len(self._events) - self.LIMIT
+                if dropped > 0:
+                    del self._events[:dropped]
+                    logger.error("audit trail: %d download events dropped, the database refused them", dropped)
+            raise
+        return len(events)
+
+    def _write_forever(self) -> None:
+        written = time.monotonic()
+        while True:
+            # Short naps, so that a change of FILES_AUDIT_FLUSH_SECONDS takes effect at once.
+            time.sleep(0.05)
+            if not self._events or time.monotonic() - written < conf.audit_flush_seconds():
+                continue
+            written = time.monotonic()
+            try:
+                close_old_connections()  # this thread's own connection: reconnect if it broke
+                self.flush()
+            except Exception:
+                logger.exception("audit trail: download events not written yet; retrying")
+
+
+_batch = _Batch()
+flush = _batch.flush
+atexit.register(lambda: _batch.flush())
