@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import close_old_connections
+from django.db import connection, transaction
 from django.utils import timezone
 
 from files import conf
@@ -113,30 +113,76 @@ class Attempt:
         self.record_id, self.record_type = str(record.pk), _label(ContentType.objects.get_for_model(record))
         return self
 
-    def event(self, *, status: int | None, detail: str = "") -> AuditEvent:
-        return AuditEvent(
-            at=timezone.now(),
-            action=self.action,
-            outcome=Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED,
-            status=status,
-            user_id=self.user_id,
-            username=self.username,
-            via=self.context.via,
-            issued_to=self.issued_to,
-            file_id=self.file_id,
-            record_type=self.record_type,
-            record_id=self.record_id,
-            address=self.context.address,
-            detail=detail[:255],
+    def row(self, *, status: int | None, detail: str = "") -> tuple:
+        """The event's values, in the order of :data:`COLUMNS`."""
+        outcome = Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED
+        context = self.context
+        return (
+            timezone.now(),
+            self.action,
+            outcome,
+            status,
+            self.user_id,
+            self.username,
+            context.via,
+            self.issued_to,
+            self.file_id,
+            self.record_type,
+            self.record_id,
+            context.address,
+            detail[:255],
         )
 
     def record(self, *, status: int | None = None, detail: str = "") -> None:
         """Write the event now, in the caller's transaction (uploads, deletions, refusals)."""
-        AuditEvent.objects.bulk_create([self.event(status=status, detail=detail)])
+        _insert([self.row(status=status, detail=detail)])
 
     def record_soon(self, *, status: int, detail: str = "") -> None:
         """Write the event with the next batch (downloads)."""
-        _batch.add(self.event(status=status, detail=detail))
+        _batch.add(self.row(status=status, detail=detail))
+
+
+#: The columns an event's row fills, in order.
+COLUMNS = (
+    "at",
+    "action",
+    "outcome",
+    "status",
+    "user_id",
+    "username",
+    "via",
+    "issued_to",
+    "file_id",
+    "record_type",
+    "record_id",
+    "address",
+    "detail",
+)
+
+
+def _insert(rows: list[tuple]) -> None:
+    """Insert events in one transaction: PostgreSQL's ``COPY``, elsewhere one ``INSERT`` run per row.
+
+    Not the ORM's ``bulk_create``: building model instances and one long
+    statement cost more per download than the download itself.
+    """
+    fields = [AuditEvent._meta.get_field(name) for name in COLUMNS]
+    quote = connection.ops.quote_name
+    table = quote(AuditEvent._meta.db_table)
+    columns = ", ".join(quote(field.column) for field in fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            values = [
+                [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
+                for row in rows
+            ]
+            placeholders = ", ".join(["%s"] * len(fields))
+            # Identifiers from the model, quoted; every value is a parameter.
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)  # noqa: S608
 
 
 def _label(content_type: ContentType) -> str:
@@ -150,13 +196,13 @@ class _Batch:
     LIMIT = 100_000
 
     def __init__(self) -> None:
-        self._events: list[AuditEvent] = []
+        self._events: list[tuple] = []
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
 
-    def add(self, event: AuditEvent) -> None:
+    def add(self, event: tuple) -> None:
         if conf.audit_flush_seconds() <= 0:
-            AuditEvent.objects.bulk_create([event])
+            _insert([event])
             return
         with self._lock:
             self._events.append(event)
@@ -171,7 +217,7 @@ class _Batch:
         if not events:
             return 0
         try:
-            AuditEvent.objects.bulk_create(events, batch_size=1000)
+            _insert(events)
         except Exception:
             with self._lock:
                 self._events[:0] = events
@@ -191,12 +237,22 @@ class _Batch:
                 continue
             written = time.monotonic()
             try:
-                close_old_connections()  # this thread's own connection: reconnect if it broke
                 self.flush()
             except Exception:
                 logger.exception("audit trail: download events not written yet; retrying")
+            finally:
+                # This thread's own connection: a new one each time (once a second at most), so none
+                # is held open between batches, and a broken one is not reused.
+                connection.close()
+
+
+def _flush_at_exit() -> None:
+    try:
+        _batch.flush()
+    except Exception:
+        logger.exception("audit trail: download events lost at exit, the database refused them")
 
 
 _batch = _Batch()
 flush = _batch.flush
-atexit.register(lambda: _batch.flush())
+atexit.register(_flush_at_exit)

@@ -7,6 +7,7 @@ range to the store, so only the bytes asked for travel. Other storages read
 through ``open()`` and ``seek()``.
 """
 
+import functools
 import os
 from collections.abc import Iterator
 from urllib.parse import quote, urlsplit
@@ -96,26 +97,41 @@ def open_blob(storage: Storage, name: str) -> Blob:
             raise FileNotFoundError(name)
         return _S3Object(storage, name)
     try:
-        path = storage.path(name)
+        storage.path(name)  # only storages on local disk have paths
     except NotImplementedError:
         return _OpenFile(storage.open(name, "rb"))
-    return _OpenFile(_open_inside(path, storage.location))
+    return _OpenFile(_open_inside(name, storage.location))
 
 
-def _open_inside(path: str, root: str):
-    """Open ``path`` for reading, only if it really lies inside ``root``.
+def _open_inside(name: str, root: str):
+    """Open the stored file ``name`` (``/``-separated) for reading, only if it really lies inside ``root``.
 
     A link planted in the storage folder (by hand, a restore gone wrong) must
-    never serve bytes from elsewhere: the resolved path must stay under the
-    root, and O_NOFOLLOW refuses a link swapped in after that check.
+    never serve bytes from elsewhere: each folder below the root and the file
+    itself are opened relative to the one above with O_NOFOLLOW, so no link
+    is followed, not even one swapped in while the file is being opened.
     """
-    if not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
-        raise FileNotFoundError(path)
+    parts = name.split("/")
+    if any(part in {"", os.curdir, os.pardir} for part in parts):
+        raise FileNotFoundError(name)
+    folders: list[int] = []
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        folders.append(os.open(_real_root(root), os.O_RDONLY | os.O_DIRECTORY))
+        for folder in parts[:-1]:
+            folders.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folders[-1]))
+        descriptor = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folders[-1])
     except OSError as error:
-        raise FileNotFoundError(path) from error  # ELOOP: the file itself is a link
+        raise FileNotFoundError(name) from error  # missing, or a link (ELOOP, ENOTDIR)
+    finally:
+        for folder in folders:
+            os.close(folder)
     return os.fdopen(descriptor, "rb")
+
+
+@functools.lru_cache(maxsize=16)
+def _real_root(root: str) -> str:
+    """The storage root with its own links resolved, once per process: the root is configuration."""
+    return os.path.realpath(root)
 
 
 def move_blob(storage: Storage, old: str, new: str) -> None:
