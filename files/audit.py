@@ -16,15 +16,15 @@ import atexit
 import contextvars
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from files import conf
+from files.caching import BoundedCache
 from files.models import AuditEvent
 
 logger = logging.getLogger(__name__)
@@ -50,9 +50,11 @@ def request_context() -> RequestContext:
     return _context.get(RequestContext())
 
 
-def context_of(environ: Mapping[str, str]) -> RequestContext:
-    """The context of a WSGI request (Django's ``request.META`` is one too)."""
-    if environ.get("PATH_INFO", "").startswith("/admin/"):
+def context_of(environ: Mapping[str, str], *, signed: bool = False) -> RequestContext:
+    """The context of a WSGI request (Django's ``request.META`` is one too); ``signed``: by a signed URL."""
+    if signed:
+        via = SIGNED_URL
+    elif environ.get("PATH_INFO", "").startswith("/admin/"):
         via = ADMIN
     elif environ.get("HTTP_AUTHORIZATION", "").lower().startswith("token "):
         via = TOKEN
@@ -105,7 +107,9 @@ class Attempt:
     def on(self, file) -> "Attempt":
         """The file it was for (a ``File`` or the download path's ``FileMeta``) and its record."""
         self.file_id, self.record_id = str(file.id), str(file.entity_id)
-        self.record_type = _label(ContentType.objects.get_for_id(file.entity_type_id))
+        self.record_type = _labels.get_or_set(
+            file.entity_type_id, lambda: _label(ContentType.objects.get_for_id(file.entity_type_id))
+        )
         return self
 
     def on_record(self, record) -> "Attempt":
@@ -189,6 +193,10 @@ def _label(content_type: ContentType) -> str:
     return f"{content_type.app_label}.{content_type.model}"
 
 
+# A record type's label by its content type id: asked on every download, and it never changes.
+_labels: BoundedCache[str] = BoundedCache(size=1000)
+
+
 class _Batch:
     """Download events waiting to be written, and the thread writing them."""
 
@@ -199,6 +207,7 @@ class _Batch:
         self._events: list[tuple] = []
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def add(self, event: tuple) -> None:
         if conf.audit_flush_seconds() <= 0:
@@ -206,8 +215,8 @@ class _Batch:
             return
         with self._lock:
             self._events.append(event)
-            if self._writer is None or not self._writer.is_alive():
-                self._writer = threading.Thread(target=self._write_forever, name="files-audit", daemon=True)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
                 self._writer.start()
 
     def flush(self) -> int:
@@ -228,31 +237,34 @@ class _Batch:
             raise
         return len(events)
 
-    def _write_forever(self) -> None:
-        written = time.monotonic()
-        while True:
-            # Short naps, so that a change of FILES_AUDIT_FLUSH_SECONDS takes effect at once.
-            time.sleep(0.05)
-            if not self._events or time.monotonic() - written < conf.audit_flush_seconds():
-                continue
-            written = time.monotonic()
+    def stop(self) -> None:
+        """End the writer thread, then write what waits (at exit; in tests, in the test's transaction)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._stopping.set()
+            writer.join()
+            self._stopping.clear()
+        self.flush()
+
+    def _write_until_stopped(self) -> None:
+        while not self._stopping.wait(max(conf.audit_flush_seconds(), 0.01)):
+            close_old_connections()  # this thread's own connection: reused, unless broken or too old
             try:
                 self.flush()
             except Exception:
                 logger.exception("audit trail: download events not written yet; retrying")
-            finally:
-                # This thread's own connection: a new one each time (once a second at most), so none
-                # is held open between batches, and a broken one is not reused.
-                connection.close()
+        connection.close()  # what still waits, stop() writes in the caller's thread
 
 
-def _flush_at_exit() -> None:
+def _stop_at_exit() -> None:
     try:
-        _batch.flush()
+        _batch.stop()
     except Exception:
         logger.exception("audit trail: download events lost at exit, the database refused them")
 
 
 _batch = _Batch()
 flush = _batch.flush
-atexit.register(_flush_at_exit)
+stop_writer = _batch.stop
+atexit.register(_stop_at_exit)

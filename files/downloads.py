@@ -15,13 +15,13 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from files import conf, signing
-from files.audit import SIGNED_URL, Action, Attempt, context_of
+from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.models import File
 from files.permissions import VIEW
@@ -65,20 +65,20 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
     """
     if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
         return error_reply(405, f'Method "{environ.get("REQUEST_METHOD")}" not allowed.', [("Allow", "GET, HEAD")])
-    attempt = Attempt(Action.DOWNLOAD, context=context_of(environ))
-    answer = _answer(environ, path, user, attempt)
+    signed = "signature=" in environ.get("QUERY_STRING", "")
+    attempt = Attempt(Action.DOWNLOAD, context=context_of(environ, signed=signed))
+    answer = _answer(environ, path, user, attempt, signed=signed)
     attempt.record_soon(status=answer.status, detail=_detail(answer) or ("" if attempt.file_id else path))
     return answer
 
 
-def _answer(environ: Mapping[str, str], path: str, user, attempt: Attempt) -> Reply:
+def _answer(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, signed: bool) -> Reply:
     match = FILE_PATH.fullmatch(path)
     if match is None:
         return error_reply(404, FILE_NOT_FOUND)
     attempt.file_id, attempt.record_id = match["file_id"], match["entity_id"]
-    query = environ.get("QUERY_STRING", "")
-    if "signature=" in query:
-        return _signed_reply(environ, match, _query_values(query), attempt)
+    if signed:
+        return _signed_reply(environ, match, _query_values(environ["QUERY_STRING"]), attempt)
     principal = _token_principal(environ) if "HTTP_AUTHORIZATION" in environ else None
     if isinstance(principal, Reply):
         return principal
@@ -106,7 +106,6 @@ def _query_values(query: str) -> dict[str, str]:
 
 
 def _signed_reply(environ, match: re.Match, query: dict[str, str], attempt: Attempt) -> Reply:
-    attempt.context = replace(attempt.context, via=SIGNED_URL)
     attempt.issued_to = query.get("issued_to", "")[:64]
     try:
         expiry = signing.verify(

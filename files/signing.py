@@ -8,13 +8,14 @@ no database, and the audit trail knows whose URL opened a file. Keys in
 breaking the URLs already handed out.
 """
 
+import functools
+import hashlib
 import hmac
 import math
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils.crypto import salted_hmac
 
 from files import conf
 
@@ -74,4 +75,13 @@ def verify(
 
 def _signature(file_id: str, entity_id: str, extension: str, expires: int, issued_to: str, secret: str) -> str:
     message = f"{file_id}/{entity_id}/{extension}/{expires}/{issued_to}"
-    return salted_hmac(_SALT, message, secret, algorithm="sha256").hexdigest()
+    return hmac.new(_key(secret), message.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _key(secret: str) -> bytes:
+    """The HMAC key for ``secret``, derived as Django's ``salted_hmac`` does, once per secret.
+
+    Deriving it on every check was a tenth of a signed download's time.
+    """
+    return hashlib.sha256((_SALT + secret).encode()).digest()

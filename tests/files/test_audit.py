@@ -220,9 +220,16 @@ def test_address_comes_from_the_proxy_header_only_when_configured(settings, admi
     assert second.address == "192.0.2.55"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_batched_download_events_are_written_by_the_background_writer(settings, png_file):
+@pytest.fixture
+def batched(settings):
+    """Download events batched; the writer thread stopped after the test, its events written."""
     settings.FILES_AUDIT_FLUSH_SECONDS = 0.1
+    yield settings
+    audit.stop_writer()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_batched_download_events_are_written_by_the_background_writer(batched, png_file):
     admin = UserFactory(role="admin")
 
     for _ in range(3):
@@ -234,11 +241,13 @@ def test_batched_download_events_are_written_by_the_background_writer(settings, 
     assert AuditEvent.objects.filter(action=Action.DOWNLOAD, user_id=str(admin.pk)).count() == 3
 
 
-def test_flush_writes_waiting_events_at_once(settings, admin, png_file, monkeypatch):
-    settings.FILES_AUDIT_FLUSH_SECONDS = 3600  # the writer would wait an hour
+def test_stopping_the_writer_writes_what_waits(batched, admin, png_file):
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600  # the writer would wait an hour
     wsgi_request(f"/static/{png_file.path}", headers={"Authorization": f"Token {admin.auth_token.key}"})
+    assert not events(action=Action.DOWNLOAD)
 
-    assert audit.flush() == 1
+    audit.stop_writer()
+
     assert len(events(action=Action.DOWNLOAD)) == 1
 
 

@@ -90,3 +90,13 @@ def test_query_string_shape():
 
     assert str(query) == f"expires={query.expires}&issued_to=42&signature={query.signature}"
     assert len(query.signature) == 64
+
+
+def test_signature_is_djangos_salted_hmac_of_the_url_parts(settings):
+    from django.utils.crypto import salted_hmac
+
+    query = signing.sign(**FILE, extension=".png", now=NOW)
+
+    message = f"{FILE['file_id']}/{FILE['entity_id']}/.png/{query.expires}/{FILE['issued_to']}"
+    expected = salted_hmac("files.signed-url", message, settings.SECRET_KEY, algorithm="sha256").hexdigest()
+    assert query.signature == expected
