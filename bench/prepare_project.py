@@ -81,7 +81,8 @@ def _signed_urls(base_url: str, token: str, patient_id, files: dict) -> str:
         url = urls.get(entry["id"])
         entry["url"] = url
         parts = urlsplit(url or "")
-        # Signed once the url carries ?expires=...&signature=...; before that there is nothing to load.
+        # Signed once the url carries ?expires=...&issued_to=...&signature=... (issued_to: the user the URL
+        # was made for, here the bench user); before that there is nothing to load.
         entry["signed_url"] = f"{parts.path}?{parts.query}" if "signature=" in parts.query else None
     return "ok"
 

@@ -11,8 +11,11 @@ What it does, in order:
    nginx (sendfile), WhiteNoise and Django's static.serve under gunicorn,
    Starlette's StaticFiles under uvicorn;
 3. loads the project itself under gunicorn (PostgreSQL, files on local disk):
-   a signed URL, a token, the 64 MiB file in ``stream`` mode, then in
-   ``accel`` mode behind nginx (X-Accel-Redirect);
+   a signed URL, a token, the 64 MiB file in ``stream`` mode (download audit
+   events batched, the default; then the count of events written is checked
+   against the requests served), the signed URL and the token again with
+   ``FILES_AUDIT_FLUSH_SECONDS=0`` (each event INSERTed in the request), then
+   in ``accel`` mode behind nginx (X-Accel-Redirect);
 4. samples the peak RSS of the project's worker while it sends a 1 GiB file
    and while it receives one;
 5. prints the table and the target ratios, writes the raw figures as JSON.
@@ -365,7 +368,8 @@ class Bench:
             return self.failed(peer, case, f"check download: {error}", url=url)
         options = {"connections": CONNECTIONS[case], "timeout": WRK_TIMEOUT[case], "headers": headers}
         try:
-            wrk(url, duration=WARMUP, **options)
+            warmup, _ = wrk(url, duration=WARMUP, **options)
+            row["warmup_requests"] = warmup["requests"]
             with OtherLoad(self.servers) as other:
                 figures, output = wrk(url, duration=DURATION, **options)
         except Exception as error:  # a broken run is a FAILED row, the others go on
@@ -590,7 +594,7 @@ def run_peers(bench: Bench, services: Services, tmp: Path, data_dir: Path, shas:
 # --------------------------------------------------------------------------- the project
 
 
-def project_env(tmp: Path, mode: str) -> dict:
+def project_env(tmp: Path, mode: str, extra: dict | None = None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FILES_", "AWS_", "GUNICORN_"))}
     env.pop("DATABASE_URL", None)
     env.pop("SENDFILE", None)  # gunicorn reads it; the project's own setting is what is measured
@@ -604,12 +608,15 @@ def project_env(tmp: Path, mode: str) -> dict:
         FILES_BACKEND="local",
         FILES_ROOT=str(tmp / "project-files"),
         FILE_UPLOAD_TEMP_DIR=str(tmp / "upload-tmp"),
-        # The default limit is 50 MiB; the benchmark stores 64 MiB and 1 GiB files.
+        # The default limits are 50 MiB a file and 100 MiB a request; the benchmark
+        # stores 64 MiB and 1 GiB files (the 1 GiB one uploaded alone in one request).
         FILES_MAX_UPLOAD_SIZE=str(2 * GIB),
+        FILES_MAX_REQUEST_SIZE=str(2 * GIB),
         FILES_SERVE_MODE=mode,
         FILES_ACCEL_PREFIX="/_protected_files/",
         GUNICORN_ACCESS_LOG="",  # gunicorn.conf.py: empty turns the access log off
     )
+    env.update(extra or {})  # e.g. FILES_AUDIT_FLUSH_SECONDS=0 for the "audit at once" rows
     return env
 
 
@@ -658,9 +665,12 @@ def effective_gunicorn_config(argv: list, env: dict) -> dict:
     }
 
 
-def start_project(services: Services, tmp: Path, mode: str) -> tuple[subprocess.Popen, str]:
+def start_project(
+    services: Services, tmp: Path, mode: str, extra: dict | None = None, name: str = ""
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = services.start(f"project-{mode}", project_gunicorn_argv(port), env=project_env(tmp, mode), cwd=REPO)
+    env = project_env(tmp, mode, extra)
+    proc = services.start(f"project-{name or mode}", project_gunicorn_argv(port), env=env, cwd=REPO)
     base = f"http://127.0.0.1:{port}"
     wait_until_listening(proc, base)
     return proc, base
@@ -687,6 +697,74 @@ def drop_database() -> None:
         run(["dropdb", *PG, "--if-exists", "--force", DB_NAME], timeout=60)
     except Exception as error:  # cleanup: report, go on
         log(f"could not drop {DB_NAME}: {error}")
+
+
+AUDIT_AT_ONCE = {"FILES_AUDIT_FLUSH_SECONDS": "0"}
+AUDIT_WAIT = 2.0  # seconds: the batched mode writes every FILES_AUDIT_FLUSH_SECONDS (1 s by default)
+AUDIT_LATE_WAIT = 10.0  # when the count is short: how much longer to watch, to tell late from lost
+
+
+def count_download_events() -> int:
+    """Successful downloads on the bench database's audit trail (refusals, uploads and the rest left out)."""
+    sql = "SELECT count(*) FROM files_auditevent WHERE action = 'download' AND status = 200"
+    result = run(["psql", *PG, "-d", DB_NAME, "-X", "-q", "-t", "-A", "-c", sql], timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError(f"psql: {result.stderr.strip()}")
+    return int(result.stdout.strip())
+
+
+def served_by(bench: Bench, keys: list[tuple[str, str]]) -> dict:
+    """What the rows' wrk runs reported as completed, and every 200 the server must have recorded."""
+    measured = warmups = checks = 0
+    for row in bench.rows:
+        if (row["peer"], row["case"]) in keys and row.get("requests") is not None:
+            measured += row["requests"]
+            warmups += row.get("warmup_requests") or 0
+            checks += 1  # the curl download that checked the bytes, before wrk
+    return {
+        "wrk_measured": measured,
+        "wrk_warmup": warmups,
+        "check_downloads": checks,
+        "expected_at_least": measured + warmups + checks,
+    }
+
+
+def audit_check(bench: Bench, mode: str, keys: list[tuple[str, str]], before: int, wait: float) -> dict:
+    """Were the downloads of ``keys``' rows all put on the audit trail? Counted ``wait`` s after the load."""
+    out = {"mode": mode, "rows": [f"{peer} {case}" for peer, case in keys], "waited_s": wait}
+    try:
+        time.sleep(wait)
+        out.update(served_by(bench, keys), before=before)
+        written = count_download_events() - before
+        out["written"] = written
+        if out["wrk_measured"] == 0:
+            out.update(status="FAILED", error="no wrk run completed: nothing to compare with")
+        elif written >= out["expected_at_least"]:
+            out["status"] = "ok"
+        else:
+            # Short: late (the batch not written yet) or lost? Watch a while longer to say which.
+            deadline = time.monotonic() + AUDIT_LATE_WAIT
+            later = written
+            while later < out["expected_at_least"] and time.monotonic() < deadline:
+                time.sleep(0.5)
+                later = count_download_events() - before
+            out["written_later"] = later
+            why = "late: all written" if later >= out["expected_at_least"] else "events missing"
+            out.update(
+                status="FAILED",
+                error=(
+                    f"{written:,} events {wait:g} s after the load, fewer than the {out['expected_at_least']:,} "
+                    f"downloads served (wrk measured {out['wrk_measured']:,} + warm-up {out['wrk_warmup']:,} "
+                    f"+ {out['check_downloads']} checks); {later:,} after {AUDIT_LATE_WAIT:g} s more ({why})"
+                ),
+            )
+    except Exception as error:
+        out.update(status="FAILED", error=f"could not count: {error}")
+    log(
+        f"  audit events written ({mode}): {out.get('written')} for {out.get('expected_at_least')} downloads: "
+        f"{out['status']}"
+    )
+    return out
 
 
 def measure_rss(tmp: Path, master: subprocess.Popen, base: str, token: str, patient_id: str, big: dict) -> dict:
@@ -796,8 +874,8 @@ def accel_server_block(upstream: str, port: int, files_root: Path) -> str:
     }}"""
 
 
-def run_project(bench: Bench, services: Services, tmp: Path, data: dict, shas: dict) -> dict:
-    info: dict = {}
+def run_project(bench: Bench, services: Services, tmp: Path, data: dict, shas: dict, info: dict) -> dict:
+    """Load the project; ``info`` (the caller's, so that it survives a failure half-way) gathers the details."""
     env = project_env(tmp, "stream")
     (tmp / "upload-tmp").mkdir(exist_ok=True)
     create_database()
@@ -836,6 +914,8 @@ def run_project(bench: Bench, services: Services, tmp: Path, data: dict, shas: d
     files = project["files"]
     log(f"project: patient detail: {project.get('patient_detail')}; url of 10k: {files['10k'].get('url')}")
 
+    info["audit"] = audit = {}
+    before = count_download_events()
     signed = files["10k"].get("signed_url")
     if signed:
         bench.load("project signed URL", "10k", f"{base}{signed}", sha256=shas["10k"])
@@ -843,9 +923,33 @@ def run_project(bench: Bench, services: Services, tmp: Path, data: dict, shas: d
         bench.not_applicable("project signed URL", "10k", f"the file's url is not signed: {files['10k'].get('url')}")
     bench.load("project token", "10k", f"{base}{files['10k']['path']}", sha256=shas["10k"], headers=token_header)
     bench.load("project token", "64m", f"{base}{files['64m']['path']}", sha256=shas["64m"], headers=token_header)
+    # The batched mode must write every event, not drop them: count them while the server still runs.
+    batched_keys = [("project signed URL", "10k"), ("project token", "10k"), ("project token", "64m")]
+    audit["batched"] = audit_check(bench, "batched", batched_keys, before, AUDIT_WAIT)
 
     big = {**files["1g"], "local_path": data["1g"]}
     info["rss"] = measure_rss(tmp, proc, base, project["token"], project["patient_id"], big)
+    services.stop(proc)
+
+    # --- the audit trail's cost: the same 10 KB loads, each download INSERTing its event in the request.
+    log("project: stream mode, FILES_AUDIT_FLUSH_SECONDS=0 (audit events written at once)")
+    proc, base = start_project(services, tmp, "stream", AUDIT_AT_ONCE, name="stream-audit-at-once")
+    bench.servers = [proc]
+    before = count_download_events()
+    signed = signed and fresh_signed_url(base, project["token"], project["patient_id"], files["10k"]["id"])
+    if signed:
+        bench.load("project signed URL, audit at once", "10k", f"{base}{signed}", sha256=shas["10k"])
+    else:
+        bench.not_applicable("project signed URL, audit at once", "10k", "the file's url is not signed")
+    bench.load(
+        "project token, audit at once",
+        "10k",
+        f"{base}{files['10k']['path']}",
+        sha256=shas["10k"],
+        headers=token_header,
+    )
+    at_once_keys = [("project signed URL, audit at once", "10k"), ("project token, audit at once", "10k")]
+    audit["at_once"] = audit_check(bench, "at once", at_once_keys, before, 0)
     services.stop(proc)
 
     # --- accel mode: the project says yes, nginx sends the bytes (X-Accel-Redirect).
@@ -888,8 +992,14 @@ PEER_ORDER = [
     "Starlette",
     "project signed URL",
     "project token",
+    "project signed URL, audit at once",
+    "project token, audit at once",
     "project accel (nginx)",
 ]
+
+
+SIGNED_AT_ONCE = "project signed URL, audit at once"
+TOKEN_AT_ONCE = "project token, audit at once"  # noqa: S105 (a row name)
 
 
 def ratios(bench: Bench, rss: dict) -> list[dict]:
@@ -901,17 +1011,29 @@ def ratios(bench: Bench, rss: dict) -> list[dict]:
         ("accel 64 MB / nginx", v("project accel (nginx)", "64m"), v("nginx", "64m"), 0.95, "must"),
         ("signed 10 KB / WhiteNoise", v("project signed URL", "10k"), v("WhiteNoise", "10k"), 1.0, "aim"),
         ("token 10 KB / Django static.serve", v("project token", "10k"), v("Django static.serve", "10k"), 1.0, "aim"),
+        # FILES_AUDIT_FLUSH_SECONDS=0: the same goals, for information (the musts are the default's).
+        ("signed, audit at once / Starlette", v(SIGNED_AT_ONCE, "10k"), v("Starlette", "10k"), 2.0, "info"),
+        ("token, audit at once / Starlette", v(TOKEN_AT_ONCE, "10k"), v("Starlette", "10k"), 1.0, "info"),
+        ("signed, audit at once / WhiteNoise", v(SIGNED_AT_ONCE, "10k"), v("WhiteNoise", "10k"), 1.0, "info"),
+        ("token, audit at once / static.serve", v(TOKEN_AT_ONCE, "10k"), v("Django static.serve", "10k"), 1.0, "info"),
+        # The audit trail's cost: no goal, the figure is the point.
+        ("signed: audit at once / batched", v(SIGNED_AT_ONCE, "10k"), v("project signed URL", "10k"), None, "cost"),
+        ("token: audit at once / batched", v(TOKEN_AT_ONCE, "10k"), v("project token", "10k"), None, "cost"),
     ]
     out = []
     for name, mine, theirs, threshold, kind in checks:
         ratio = mine / theirs if mine is not None and theirs else None
+        if threshold is None:
+            verdict = "n/a" if ratio is None else "-"
+        else:
+            verdict = "n/a" if ratio is None else ("PASS" if ratio >= threshold else "MISS")
         out.append(
             {
                 "name": name,
                 "value": None if ratio is None else round(ratio, 3),
-                "target": f">= {threshold}",
+                "target": "-" if threshold is None else f">= {threshold}",
                 "kind": kind,
-                "verdict": "n/a" if ratio is None else ("PASS" if ratio >= threshold else "MISS"),
+                "verdict": verdict,
             }
         )
     for what in ("download", "upload"):
@@ -952,19 +1074,34 @@ def print_report(bench: Bench, checks: list[dict], results: dict, rss: dict) -> 
         "Starlette": f"uvicorn, 1 worker, http={uv.get('http')}, loop={uv.get('loop')}",
         "project signed URL": f"no header, stream mode; gunicorn {worker}",
         "project token": "Authorization: Token, stream mode",
+        "project signed URL, audit at once": "as signed URL, FILES_AUDIT_FLUSH_SECONDS=0 (INSERT per download)",
+        "project token, audit at once": "as token, FILES_AUDIT_FLUSH_SECONDS=0 (INSERT per download)",
         "project accel (nginx)": f"nginx -> gunicorn, X-Accel-Redirect; 10 KB with {project.get('accel_10k_auth')}",
     }
     print()
-    print(f"{'peer':<24} {'10 KB req/s':>12} {'64 MB MB/s':>12}   notes")
-    print(f"{'-' * 24} {'-' * 12} {'-' * 12}   {'-' * 40}")
+    print(f"{'peer':<34} {'10 KB req/s':>12} {'64 MB MB/s':>12}   notes")
+    print(f"{'-' * 34} {'-' * 12} {'-' * 12}   {'-' * 40}")
     for peer in PEER_ORDER:
-        print(f"{peer:<24} {cell(bench, peer, '10k'):>12} {cell(bench, peer, '64m'):>12}   {notes[peer]}")
+        print(f"{peer:<34} {cell(bench, peer, '10k'):>12} {cell(bench, peer, '64m'):>12}   {notes[peer]}")
     print()
-    print(f"{'target':<36} {'value':>8} {'goal':>8}  {'':4}  verdict")
-    print(f"{'-' * 36} {'-' * 8} {'-' * 8}  {'-' * 4}  -------")
+    print(f"{'target':<38} {'value':>8} {'goal':>8}  {'':4}  verdict")
+    print(f"{'-' * 38} {'-' * 8} {'-' * 8}  {'-' * 4}  -------")
     for check in checks:
         value = "-" if check["value"] is None else f"{check['value']:.2f}"
-        print(f"{check['name']:<36} {value:>8} {check['target']:>8}  {check['kind']:<4}  {check['verdict']}")
+        print(f"{check['name']:<38} {value:>8} {check['target']:>8}  {check['kind']:<4}  {check['verdict']}")
+    audit = project.get("audit") or {}
+    if audit:
+        print()
+    for check in audit.values():
+        if check.get("status") == "ok":
+            print(
+                f"audit events written ({check['mode']}): {check['written']:,} "
+                f"(>= {check['expected_at_least']:,} downloads served: wrk measured {check['wrk_measured']:,} "
+                f"+ warm-up {check['wrk_warmup']:,} + {check['check_downloads']} checks; "
+                f"counted {check['waited_s']:g} s after the load): ok"
+            )
+        else:
+            print(f"audit events written ({check['mode']}): FAILED: {check.get('error')}")
     noisy = [row for row in bench.rows if row.get("other_cpu_percent", 0) > NOISY_PERCENT]
     if noisy:
         print()
@@ -974,6 +1111,11 @@ def print_report(bench: Bench, checks: list[dict], results: dict, rss: dict) -> 
         print("  Those figures understate the server; run again on a quiet machine.")
     failures = [row for row in bench.rows if row["status"] != "ok"]
     failures += [{"peer": "project RSS", "case": k, **v} for k, v in rss.items() if v.get("status") != "ok"]
+    failures += [
+        {"peer": "project audit events", "case": k, **v}
+        for k, v in (project.get("audit") or {}).items()
+        if v.get("status") != "ok"
+    ]
     if failures:
         print()
         for row in failures:
@@ -1042,16 +1184,22 @@ def main() -> int:
                 "64m": data_dir / "bench-64m.pdf",
                 "1g": big_dir / "bench-1g.pdf",
             }
-            project = run_project(bench, services, tmp, data, shas)
-            results["project"] = project
+            results["project"] = project = {}
+            run_project(bench, services, tmp, data, shas, project)
             rss = project.get("rss", {})
         except Exception as error:  # the project broken: its rows are FAILED, the peers' figures stand
             log(f"project: FAILED: {error}")
-            results["project"] = {"error": str(error)}
+            project["error"] = str(error)
+            rss = project.get("rss", {})
+            audit = project.setdefault("audit", {})
+            for key, mode in (("batched", "batched"), ("at_once", "at once")):
+                audit.setdefault(key, {"mode": mode, "status": "FAILED", "error": "the project did not run to it"})
             for peer, case in [
                 ("project signed URL", "10k"),
                 ("project token", "10k"),
                 ("project token", "64m"),
+                (SIGNED_AT_ONCE, "10k"),
+                (TOKEN_AT_ONCE, "10k"),
                 ("project accel (nginx)", "10k"),
                 ("project accel (nginx)", "64m"),
             ]:
