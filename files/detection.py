@@ -3,7 +3,8 @@
 Only kinds a clinic files and a browser cannot execute are accepted: PNG,
 JPEG, PDF, Word 97-2003 (.doc) and Word 2007+ (.docx), and of those only the
 kinds the file's category allows (``FILES_ALLOWED_KINDS``). Each check reads
-the structure, not just a magic number, so a truncated or disguised file fails.
+the structure, not just a magic number, so a truncated or disguised file fails,
+and a file that is also something else (a polyglot) is refused.
 """
 
 import zipfile
@@ -65,6 +66,7 @@ def detect_kind(upload: UploadedFile, category: str | None = None) -> Kind:
         raise _unsupported(accepted, category)
     try:
         _check_structure(upload, kind)
+        _check_not_polyglot(upload, kind)
     except _NotThisKind:
         raise _unsupported(accepted, category) from None
     finally:
@@ -151,6 +153,55 @@ def _check_pdf(upload: UploadedFile) -> None:
     upload.seek(max(upload.size - 1024, 0))
     if b"%%EOF" not in upload.read():
         raise _invalid(PDF)
+
+
+#: What starts a web page or a script: a browser that sniffs (one without ``nosniff``) reads the first kilobyte.
+_MARKUP = (b"<html", b"<script", b"<svg", b"<!doctype html", b"<body", b"<iframe", b"<object", b"<embed")
+
+
+def _check_not_polyglot(upload: UploadedFile, kind: Kind) -> None:
+    """Refuse a file that is also something else: markup up front, an archive or page hidden at its end.
+
+    A PNG that is also a ZIP archive or an HTML page is valid as an image
+    and harmful as the other; nothing a clinic files needs to be both.
+    """
+    upload.seek(0)
+    if any(marker in upload.read(1024).lower() for marker in _MARKUP):
+        raise _polyglot(kind, "a web page or script")
+    if kind in (PNG, JPEG, PDF) and zipfile.is_zipfile(upload):
+        raise _polyglot(kind, "an archive")
+    if kind is PNG and _png_trailer(upload):
+        raise _polyglot(kind, "data after its end")
+    if kind is JPEG and _has_markup_at_the_end(upload):
+        raise _polyglot(kind, "a web page or script")
+
+
+def _polyglot(kind: Kind, what: str) -> FileRejected:
+    return FileRejected(f"File is a {kind.label} with {what} hidden in it", code="polyglot_file")
+
+
+def _png_trailer(upload: UploadedFile) -> bytes:
+    """What follows a PNG's IEND chunk (its chunks are walked by their lengths)."""
+    upload.seek(len(PNG.signature))
+    while header := upload.read(8):
+        length, chunk_type = int.from_bytes(header[:4], "big"), header[4:]
+        upload.seek(length + 4, 1)  # the data and its CRC
+        if chunk_type == b"IEND":
+            return upload.read(1)
+    return b""
+
+
+def _has_markup_at_the_end(upload: UploadedFile) -> bool:
+    """Does markup lie in a JPEG's last 64 KiB?
+
+    Bytes after a JPEG's end are common (phones append depth maps and
+    previews), so their presence proves nothing; markup does. Only markers of
+    five bytes and more are looked for in the compressed data: a shorter one
+    would turn up by chance in one photo in thousands.
+    """
+    upload.seek(max(upload.size - 65536, 0))
+    tail = upload.read().lower()
+    return any(marker in tail for marker in _MARKUP if len(marker) >= 5)
 
 
 def _check_docx(upload: UploadedFile) -> None:

@@ -1,5 +1,11 @@
 """What an upload is, from its bytes: the kinds, the allow-list per category, the image size limit."""
 
+import io
+import random
+import struct
+import zipfile
+import zlib
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -126,3 +132,71 @@ def test_image_pixel_limit_is_the_setting_not_pillows_global(settings):
 
     assert detect_kind(upload(samples.png_bomb_bytes(100_000, 100_000)), "image") == PNG
     assert pillows_limit == Image.MAX_IMAGE_PIXELS  # read, never set
+
+
+# Polyglots: valid as the kind they claim, and something else besides.
+
+SEEDED = random.Random(0)  # noqa: S311 (test data, the same each run; nothing secret)
+PAGE = b"<html><body><script>fetch('/api/patients/')</script></body></html>"
+
+
+def _zip_archive() -> bytes:
+    """A ZIP archive whose comment ends like a PDF, so that a PDF it is appended to still ends in %%EOF."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("payload.bin", SEEDED.randbytes(2000))
+        zipped.comment = b"\n%%EOF\n"
+    return archive.getvalue()
+
+
+def _noisy(image_format: str) -> bytes:
+    """An image of seeded noise: several kilobytes, so what is appended lies past its first kilobyte."""
+    image = Image.frombytes("RGB", (48, 48), SEEDED.randbytes(48 * 48 * 3))
+    out = io.BytesIO()
+    image.save(out, image_format)
+    return out.getvalue()
+
+
+PNG_BYTES, JPEG_BYTES = _noisy("PNG"), _noisy("JPEG")
+PDF_BYTES = samples.pdf_bytes("Discharge summary " * 80)
+
+
+def _png_with_text_chunk(text: bytes) -> bytes:
+    """A PNG with a tEXt chunk right after IHDR: markup within its first kilobyte, the image still valid."""
+    png = samples.png_bytes()
+    chunk = b"tEXt" + b"Comment\x00" + text
+    text_chunk = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    ihdr_end = 8 + 4 + 4 + 13 + 4
+    return png[:ihdr_end] + text_chunk + png[ihdr_end:]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (PNG_BYTES + PAGE, "File is a PNG image with data after its end hidden in it"),
+        (PNG_BYTES + b"\x00", "File is a PNG image with data after its end hidden in it"),
+        (PNG_BYTES + _zip_archive(), "File is a PNG image with an archive hidden in it"),
+        (_png_with_text_chunk(PAGE), "File is a PNG image with a web page or script hidden in it"),
+        (JPEG_BYTES + PAGE, "File is a JPEG image with a web page or script hidden in it"),
+        (JPEG_BYTES + _zip_archive(), "File is a JPEG image with an archive hidden in it"),
+        (PDF_BYTES + _zip_archive(), "File is a PDF document with an archive hidden in it"),
+        (
+            b"%PDF-1.4\n" + PAGE + samples.pdf_bytes()[9:],
+            "File is a PDF document with a web page or script hidden in it",
+        ),
+    ],
+    ids=["png+html", "png+byte", "png+zip", "png-text-chunk-html", "jpeg+html", "jpeg+zip", "pdf+zip", "pdf-html-head"],
+)
+def test_polyglot_is_refused(content, message):
+    error = rejection(content)
+
+    assert (error.code, error.message) == ("polyglot_file", message)
+
+
+def test_jpeg_with_a_trailer_that_is_not_markup_is_accepted():
+    # Phones append depth maps and previews after the image's end marker.
+    assert detect_kind(upload(JPEG_BYTES + JPEG_BYTES)) is JPEG
+
+
+def test_png_with_a_harmless_text_chunk_is_accepted():
+    assert detect_kind(upload(_png_with_text_chunk(b"Scanned at reception"))) is PNG

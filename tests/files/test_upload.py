@@ -135,6 +135,9 @@ def test_upload_with_unknown_type_returns_422(admin_client, patient):
         ("photo.pdf", samples.png_bytes(), "extension_mismatch"),
         ("macro.docx", samples.docx_bytes(with_macros=True), "macro_document"),
         ("sheet.doc", samples.doc_bytes(stream_name="Workbook"), "unsupported_file_type"),
+        ("photo.png", samples.png_bytes() + b"<html><script>alert(1)</script></html>", "polyglot_file"),
+        ("program.png", b"MZ\x90\x00" + bytes(60), "unsupported_file_type"),
+        ("program.pdf", b"\x7fELF\x02\x01\x01" + bytes(57), "unsupported_file_type"),
     ],
 )
 def test_upload_rejected_by_content_returns_422_and_stores_nothing(
