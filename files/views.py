@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, 
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,6 +20,7 @@ from files.backends import FileSlice
 from files.downloads import FILE_NOT_FOUND, download_reply
 from files.errors import RequestValidationError, parse_uuid
 from files.models import File
+from files.parsers import WholeMultiPartParser
 from files.permissions import FilePermission
 from files.serializers import FileFilterSerializer, FileSerializer, FileUploadSerializer
 from files.services import file_delete
@@ -141,7 +141,7 @@ class FileOwnerViewSetMixin:
         detail=True,
         methods=["get", "post"],
         permission_classes=[FilePermission],
-        parser_classes=[MultiPartParser],
+        parser_classes=[WholeMultiPartParser],
         pagination_class=None,  # the record's files, all of them in one list
         serializer_class=FileUploadSerializer,  # what the browsable API offers as its form
     )

@@ -190,6 +190,27 @@ REFUSED = [
     ),
     pytest.param(
         MULTIPART,
+        cut_inside(multipart(file_part("a.png"), field_part("type", "prescription")), b"prescription"),
+        422,
+        PARSE_ERROR,
+        id="body-cut-inside-a-form-field-after-a-complete-file",
+    ),
+    pytest.param(
+        MULTIPART,
+        cut_inside(multipart(file_part("a.png"), file_part("second-file.png")), b"second-file.png"),
+        422,
+        PARSE_ERROR,
+        id="body-cut-inside-the-second-parts-headers",
+    ),
+    pytest.param(
+        MULTIPART,
+        multipart(file_part())[:-4],
+        422,
+        PARSE_ERROR,
+        id="body-cut-inside-the-closing-delimiter",
+    ),
+    pytest.param(
+        MULTIPART,
         multipart(file_part(content=b"!!not base64!!", headers="\r\nContent-Transfer-Encoding: base64")),
         422,
         PARSE_ERROR,
@@ -409,3 +430,21 @@ def test_bytes_past_content_length_never_reach_the_stored_file(
     with storage.open(file.storage_name) as stored:
         assert stored.read() == PNG
     assert list(upload_temp_dir.iterdir()) == []
+
+
+@live
+def test_complete_body_shorter_than_its_content_length_is_refused(
+    live_server, token, storage, upload_temp_dir, request_done
+):
+    patient = PatientFactory()
+    whole = multipart(file_part())
+
+    # Every part and the closing delimiter arrive, but fewer bytes than announced: the client went away.
+    sock = send(live_server, patient, token, content_length=len(whole) + 100, body=whole)
+    sock.shutdown(socket.SHUT_WR)
+    status, body = receive(sock)
+
+    assert request_done.wait(10)
+    assert status == 422
+    assert api_error(status, body) == PARSE_ERROR
+    assert_left_nothing(storage, upload_temp_dir)
