@@ -8,8 +8,9 @@ by a background thread; if the process is killed outright, at most that much
 of download history is lost, never an upload's or a deletion's.
 
 Requests carry their context (client address, how the user came in) in a
-context variable set by :class:`AuditContextMiddleware` (and by the download
-path), so services record it without taking a request.
+context variable set by :class:`AuditContextMiddleware`, so services record
+it without taking a request; the download path, which may run before
+Django, reads it from the request itself (:func:`context_of`).
 """
 
 import atexit
