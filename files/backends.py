@@ -96,15 +96,14 @@ def open_blob(storage: Storage, name: str) -> Blob:
         if not storage.exists(name):
             raise FileNotFoundError(name)
         return _S3Object(storage, name)
-    try:
-        storage.path(name)  # only storages on local disk have paths
-    except NotImplementedError:
+    root = _local_root(storage)
+    if root is None:
         return _OpenFile(storage.open(name, "rb"))
-    return _OpenFile(_open_inside(name, storage.location))
+    return _OpenFile(_open_inside(name, root))
 
 
 def _open_inside(name: str, root: str):
-    """Open the stored file ``name`` (``/``-separated) for reading, only if it really lies inside ``root``.
+    """Open the stored file ``name`` (``/``-separated) for reading, only if it really lies inside the folder ``root``.
 
     A link planted in the storage folder (by hand, a restore gone wrong) must
     never serve bytes from elsewhere: each folder below the root and the file
@@ -116,7 +115,7 @@ def _open_inside(name: str, root: str):
         raise FileNotFoundError(name)
     folders: list[int] = []
     try:
-        folders.append(os.open(_real_root(root), os.O_RDONLY | os.O_DIRECTORY))
+        folders.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY))
         for folder in parts[:-1]:
             folders.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folders[-1]))
         descriptor = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folders[-1])
@@ -129,9 +128,15 @@ def _open_inside(name: str, root: str):
 
 
 @functools.lru_cache(maxsize=16)
-def _real_root(root: str) -> str:
-    """The storage root with its own links resolved, once per process: the root is configuration."""
-    return os.path.realpath(root)
+def _local_root(storage: Storage) -> str | None:
+    """The folder of a storage on local disk, its own links resolved; None for a storage without paths.
+
+    Asked once per storage (the root is configuration), not on every download.
+    """
+    try:
+        return os.path.realpath(storage.path(""))
+    except NotImplementedError:
+        return None
 
 
 def move_blob(storage: Storage, old: str, new: str) -> None:
