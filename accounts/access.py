@@ -78,16 +78,14 @@ class ClinicPolicy(ModelPermissionPolicy):
     """Model permissions (what a role may do), narrowed to the records the user reaches."""
 
     def records_visible_to(self, user, records: QuerySet) -> QuerySet:
-        reach = user_reach(user)
-        if reach.everything:
-            return records
-        condition = reach.records(records.model)
-        return records.filter(condition) if condition is not None else records.none()
+        return _narrowed(user_reach(user), records)
+
+    def user_may_see_record(self, user, record) -> bool:
+        # No query for a user who reaches every record (the base policy asks the database).
+        return _reaches(user_reach(user), type(record), record.pk)
 
     def user_has_permission_for_owner(self, user, action: str, owner) -> bool:
-        return super().user_has_permission_for_owner(user, action, owner) and _reaches(
-            user_reach(user), type(owner), owner.pk
-        )
+        return super().user_has_permission_for_owner(user, action, owner) and self.user_may_see_record(user, owner)
 
     def user_has_permission_for_file(self, user, action: str, file) -> bool:
         if not super().user_has_permission_for_file(user, action, file):
@@ -113,8 +111,13 @@ class ClinicPolicy(ModelPermissionPolicy):
         return files.filter(functools.reduce(operator.or_, reached)) if reached else files.none()
 
 
-def _reaches(reach: Reach, model, pk) -> bool:
+def _narrowed(reach: Reach, records: QuerySet) -> QuerySet:
+    """``records`` narrowed to those ``reach`` covers."""
     if reach.everything:
-        return True
-    condition = reach.records(model)
-    return condition is not None and model._default_manager.filter(condition, pk=pk).exists()
+        return records
+    condition = reach.records(records.model)
+    return records.filter(condition) if condition is not None else records.none()
+
+
+def _reaches(reach: Reach, model, pk) -> bool:
+    return reach.everything or _narrowed(reach, model._default_manager.filter(pk=pk)).exists()
