@@ -121,10 +121,6 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "assets"))
 # Uploaded files. FILES_ROOT is where the local-disk backend keeps the bytes;
 # nothing there is ever served by a generic static handler.
 FILES_ROOT = Path(os.environ.get("FILES_ROOT", VAR_DIR / "files"))
-FILES_PUBLIC_BASE_URL = os.environ.get("FILES_PUBLIC_BASE_URL") or None
-FILES_MAX_UPLOAD_SIZE = int(os.environ.get("FILES_MAX_UPLOAD_SIZE", str(50 * 1024 * 1024)))
-FILES_MAX_REQUEST_SIZE = int(os.environ.get("FILES_MAX_REQUEST_SIZE", str(100 * 1024 * 1024)))
-FILES_MAX_IMAGE_PIXELS = int(os.environ.get("FILES_MAX_IMAGE_PIXELS", "50000000"))
 
 # FILES_BACKEND picks where the bytes live: "local" disk (default) or "s3"
 # (AWS S3, MinIO, Ceph: any S3-protocol store).
@@ -164,16 +160,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-FILES_SERVE_MODE = os.environ.get("FILES_SERVE_MODE", "stream")
-FILES_URL_LIFETIME = int(os.environ.get("FILES_URL_LIFETIME", "900"))
-FILES_ACCEL_PREFIX = os.environ.get("FILES_ACCEL_PREFIX", "/_protected_files/")
-FILES_TRASH_RETENTION_DAYS = float(os.environ.get("FILES_TRASH_RETENTION_DAYS", "30"))
 # Who reaches which record and its files: the clinic's roles (accounts/access.py).
 FILES_PERMISSION_POLICY = "accounts.access.ClinicPolicy"
-# Download events reach the audit trail in batches, this often (0: each at once).
-FILES_AUDIT_FLUSH_SECONDS = float(os.environ.get("FILES_AUDIT_FLUSH_SECONDS", "1"))
-# Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
-FILES_CLIENT_ADDRESS_HEADER = os.environ.get("FILES_CLIENT_ADDRESS_HEADER") or None
+
+# The files app's settings an operator may set from the environment. An unset
+# (or empty) variable leaves the app's own default, written in files/conf.py only.
+_FILES_ENVIRONMENT = {
+    "FILES_PUBLIC_BASE_URL": str,
+    "FILES_SERVE_MODE": str,
+    "FILES_URL_LIFETIME": int,
+    "FILES_ACCEL_PREFIX": str,
+    "FILES_REDIRECT_LIFETIME": int,
+    "FILES_AUTH_CACHE_SECONDS": float,
+    "FILES_TRASH_RETENTION_DAYS": float,
+    "FILES_MAX_UPLOAD_SIZE": int,
+    "FILES_MAX_REQUEST_SIZE": int,
+    "FILES_MAX_IMAGE_PIXELS": int,
+    "FILES_MAX_FILES_PER_REQUEST": int,
+    "FILES_AUDIT_FLUSH_SECONDS": float,
+    # Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
+    "FILES_CLIENT_ADDRESS_HEADER": str,
+}
+globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRONMENT.items() if os.environ.get(name)})
 
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.

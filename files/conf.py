@@ -4,30 +4,65 @@ Reading at call time (rather than at import) keeps ``override_settings``
 working in tests and lets a host project set any of them in its settings.
 """
 
+from collections.abc import Mapping
 from datetime import timedelta
+from types import MappingProxyType
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
-#: Categories a file may be filed under (the File object's ``type``).
-DEFAULT_CATEGORIES = ("document", "image", "profile", "report", "prescription", "scan", "other")
+_MiB = 1024 * 1024
+
+
+#: Every ``FILES_*`` setting and its default: the only place a default is written.
+#: A host project (``clinic/settings.py`` included) sets only what it changes.
+DEFAULTS: Mapping[str, object] = MappingProxyType(
+    {
+        "FILES_CATEGORIES": ("document", "image", "profile", "report", "prescription", "scan", "other"),
+        "FILES_DEFAULT_CATEGORY": "document",
+        "FILES_STORAGE": "default",
+        "FILES_PUBLIC_BASE_URL": None,
+        "FILES_URL_LIFETIME": 15 * 60,
+        "FILES_SERVE_MODE": "stream",
+        "FILES_ACCEL_PREFIX": "/_protected_files/",
+        "FILES_REDIRECT_LIFETIME": 60,
+        "FILES_AUTH_CACHE_SECONDS": 10,
+        "FILES_TRASH_RETENTION_DAYS": 30,
+        "FILES_MAX_UPLOAD_SIZE": 50 * _MiB,
+        # Photos are smaller than scans and documents.
+        "FILES_MAX_UPLOAD_SIZES": {"profile": 5 * _MiB, "image": 20 * _MiB},
+        "FILES_MAX_REQUEST_SIZE": 100 * _MiB,
+        "FILES_MAX_IMAGE_PIXELS": 50_000_000,
+        # Photos are images; other categories take every kind.
+        "FILES_ALLOWED_KINDS": {"profile": ("png", "jpeg"), "image": ("png", "jpeg")},
+        "FILES_MAX_FILES_PER_REQUEST": 20,
+        "FILES_PERMISSION_POLICY": "files.permissions.ModelPermissionPolicy",
+        "FILES_AUDIT_FLUSH_SECONDS": 1,
+        "FILES_CLIENT_ADDRESS_HEADER": None,
+    }
+)
+
+
+def setting(name: str):
+    """The value of the files setting ``name``: the project's, else its default."""
+    return getattr(settings, name, DEFAULTS[name])
 
 
 def categories() -> tuple[str, ...]:
     """``FILES_CATEGORIES``: the allowed values of a file's ``type``."""
-    return tuple(getattr(settings, "FILES_CATEGORIES", DEFAULT_CATEGORIES))
+    return tuple(setting("FILES_CATEGORIES"))
 
 
 def default_category() -> str:
     """``FILES_DEFAULT_CATEGORY``: the ``type`` of an upload that names none."""
-    return getattr(settings, "FILES_DEFAULT_CATEGORY", "document")
+    return setting("FILES_DEFAULT_CATEGORY")
 
 
 def storage() -> Storage:
     """``FILES_STORAGE``: the alias in ``STORAGES`` that holds the files' bytes."""
-    return storages[getattr(settings, "FILES_STORAGE", "default")]
+    return storages[setting("FILES_STORAGE")]
 
 
 def public_base_url() -> str | None:
@@ -36,7 +71,7 @@ def public_base_url() -> str | None:
     Set it behind a proxy that does not pass the public host on; when it is
     ``None`` the URL is built from the request.
     """
-    value = getattr(settings, "FILES_PUBLIC_BASE_URL", None)
+    value = setting("FILES_PUBLIC_BASE_URL")
     return value.rstrip("/") if value else None
 
 
@@ -48,7 +83,7 @@ def url_lifetime() -> int:
     copied from a history or a log is soon useless. Clients get fresh URLs by
     reading the record again.
     """
-    return int(getattr(settings, "FILES_URL_LIFETIME", 15 * 60))
+    return int(setting("FILES_URL_LIFETIME"))
 
 
 SERVE_MODES = ("stream", "accel", "redirect")
@@ -62,7 +97,7 @@ def serve_mode() -> str:
     service said yes (``X-Accel-Redirect``); ``redirect``: a 302 to a
     short-lived presigned URL of the object store.
     """
-    mode = getattr(settings, "FILES_SERVE_MODE", "stream")
+    mode = setting("FILES_SERVE_MODE")
     if mode not in SERVE_MODES:
         raise ImproperlyConfigured(f"FILES_SERVE_MODE must be one of {', '.join(SERVE_MODES)}, not {mode!r}")
     return mode
@@ -70,31 +105,27 @@ def serve_mode() -> str:
 
 def accel_prefix() -> str:
     """``FILES_ACCEL_PREFIX``: nginx's internal location for the files' storage root (``accel`` mode)."""
-    return getattr(settings, "FILES_ACCEL_PREFIX", "/_protected_files/")
+    return setting("FILES_ACCEL_PREFIX")
 
 
 def redirect_lifetime() -> int:
     """``FILES_REDIRECT_LIFETIME``: seconds a presigned store URL lives (``redirect`` mode)."""
-    return int(getattr(settings, "FILES_REDIRECT_LIFETIME", 60))
+    return int(setting("FILES_REDIRECT_LIFETIME"))
 
 
 def auth_cache_seconds() -> float:
     """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's user and permissions."""
-    return float(getattr(settings, "FILES_AUTH_CACHE_SECONDS", 10))
+    return float(setting("FILES_AUTH_CACHE_SECONDS"))
 
 
 def trash_retention() -> timedelta:
     """``FILES_TRASH_RETENTION_DAYS``: how long a deleted file can be restored (default 30; 0 purges at once)."""
-    return timedelta(days=float(getattr(settings, "FILES_TRASH_RETENTION_DAYS", 30)))
+    return timedelta(days=float(setting("FILES_TRASH_RETENTION_DAYS")))
 
 
 def max_upload_size() -> int:
     """``FILES_MAX_UPLOAD_SIZE``: the largest file accepted, in bytes."""
-    return int(getattr(settings, "FILES_MAX_UPLOAD_SIZE", 50 * 1024 * 1024))
-
-
-#: The largest file of some categories, in bytes: photos are smaller than scans and documents.
-DEFAULT_MAX_UPLOAD_SIZES = {"profile": 5 * 1024 * 1024, "image": 20 * 1024 * 1024}
+    return int(setting("FILES_MAX_UPLOAD_SIZE"))
 
 
 def max_upload_size_for(category: str) -> int:
@@ -105,13 +136,13 @@ def max_upload_size_for(category: str) -> int:
     the category is known.
     """
     overall = max_upload_size()
-    sizes = getattr(settings, "FILES_MAX_UPLOAD_SIZES", DEFAULT_MAX_UPLOAD_SIZES)
+    sizes = setting("FILES_MAX_UPLOAD_SIZES")
     return min(int(sizes.get(category, overall)), overall)
 
 
 def max_request_size() -> int:
     """``FILES_MAX_REQUEST_SIZE``: the most bytes the files of one request may hold together."""
-    return int(getattr(settings, "FILES_MAX_REQUEST_SIZE", 100 * 1024 * 1024))
+    return int(setting("FILES_MAX_REQUEST_SIZE"))
 
 
 def max_image_pixels() -> int:
@@ -120,15 +151,12 @@ def max_image_pixels() -> int:
     Checked on the image's header before any pixel is decoded, so a small
     file declaring a huge image (a decompression bomb) costs nothing.
     """
-    return int(getattr(settings, "FILES_MAX_IMAGE_PIXELS", 50_000_000))
+    return int(setting("FILES_MAX_IMAGE_PIXELS"))
 
 
 #: Every kind of file the service recognises, by the names ``FILES_ALLOWED_KINDS``
 #: uses; what a category it does not name accepts.
 ALL_KINDS = ("png", "jpeg", "pdf", "doc", "docx")
-
-#: ``FILES_ALLOWED_KINDS``' default: photos are images, other categories take all kinds.
-DEFAULT_ALLOWED_KINDS = {"profile": ("png", "jpeg"), "image": ("png", "jpeg")}
 
 
 def allowed_kinds(category: str) -> tuple[str, ...]:
@@ -137,7 +165,7 @@ def allowed_kinds(category: str) -> tuple[str, ...]:
     The setting maps a category to names among :data:`ALL_KINDS`; a category
     it does not name accepts them all.
     """
-    kinds = tuple(getattr(settings, "FILES_ALLOWED_KINDS", DEFAULT_ALLOWED_KINDS).get(category, ALL_KINDS))
+    kinds = tuple(setting("FILES_ALLOWED_KINDS").get(category, ALL_KINDS))
     if not kinds or not set(kinds) <= set(ALL_KINDS):
         raise ImproperlyConfigured(
             f"FILES_ALLOWED_KINDS[{category!r}] must list kinds among {', '.join(ALL_KINDS)}, not {kinds!r}"
@@ -147,12 +175,12 @@ def allowed_kinds(category: str) -> tuple[str, ...]:
 
 def max_files_per_request() -> int:
     """``FILES_MAX_FILES_PER_REQUEST``: how many ``file`` parts one upload may carry."""
-    return int(getattr(settings, "FILES_MAX_FILES_PER_REQUEST", 20))
+    return int(setting("FILES_MAX_FILES_PER_REQUEST"))
 
 
 def permission_policy():
     """``FILES_PERMISSION_POLICY``: dotted path of the class deciding who may do what."""
-    path = getattr(settings, "FILES_PERMISSION_POLICY", "files.permissions.ModelPermissionPolicy")
+    path = setting("FILES_PERMISSION_POLICY")
     return import_string(path)()
 
 
@@ -163,7 +191,7 @@ def audit_flush_seconds() -> float:
     lost if the process is killed). Uploads and deletions are always written
     in their own transaction.
     """
-    return float(getattr(settings, "FILES_AUDIT_FLUSH_SECONDS", 1))
+    return float(setting("FILES_AUDIT_FLUSH_SECONDS"))
 
 
 def client_address_header() -> str | None:
@@ -173,4 +201,4 @@ def client_address_header() -> str | None:
     records the peer's address. Never set it without a proxy that overwrites
     the header: a client could write any address into the audit trail.
     """
-    return getattr(settings, "FILES_CLIENT_ADDRESS_HEADER", None)
+    return setting("FILES_CLIENT_ADDRESS_HEADER")
