@@ -27,9 +27,8 @@ from files.models import File
 from files.permissions import VIEW
 from files.serving import Reply, error_reply, file_meta, reply
 
-PREFIX = "/static/"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# The only shape a file's path under /static/ has: {entity_id}/{file_id}{extension}.
+# The only shape a file's path under the download prefix has: {entity_id}/{file_id}{extension}.
 FILE_PATH = re.compile(rf"(?P<entity_id>{_UUID})/(?P<file_id>{_UUID})(?P<extension>\.[a-z0-9]{{1,15}})")
 
 FILE_NOT_FOUND = "File not found"
@@ -58,7 +57,7 @@ _decisions: BoundedCache[bool] = BoundedCache(size=100_000, ttl=conf.auth_cache_
 
 
 def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply:
-    """The whole answer to a request for the file at ``path`` (what follows /static/), put on the audit trail.
+    """The whole answer to a request for the file at ``path`` (after the download prefix), audited.
 
     ``user`` is the session's user when Django's middleware ran; the fast
     path passes none and leaves requests with a session cookie to Django.

@@ -12,6 +12,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serial
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from files.routes import download_prefix
+
 SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
 SEED_ENTITY_ID = "019ec9e7-70fc-70e1-9be7-039fdb5efc3e"
 
@@ -129,7 +131,7 @@ def add_file_download(result: dict, generator, request, public) -> dict:
     error = {"application/json": {"schema": {"type": "object", "properties": {"detail": {"type": "string"}}}}}
     binary = {"schema": {"type": "string", "format": "binary"}}
     files = {media_type: binary for media_type in _FILE_MEDIA_TYPES}
-    result["paths"]["/static/{entity_id}/{file_name}"] = {
+    result["paths"][download_prefix() + "{entity_id}/{file_name}"] = {
         "get": {
             "operationId": "static_retrieve",
             "summary": "Retrieve file",

@@ -15,6 +15,7 @@ from files import conf, signing
 from files.errors import INVALID_UUID_MESSAGE, PayloadTooLarge
 from files.exceptions import FileRejected, FileTooLarge
 from files.models import File
+from files.routes import download_prefix
 from files.services import files_attach
 
 
@@ -43,7 +44,7 @@ def file_url(file: File, request) -> str:
     query = signing.sign(
         file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension, issued_to=str(request.user.pk)
     )
-    path = f"/static/{file.path}?{query}"
+    path = f"{download_prefix()}{file.path}?{query}"
     base = conf.public_base_url()
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 

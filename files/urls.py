@@ -1,4 +1,4 @@
-"""URLs of the Files API; a project includes them at its root."""
+"""URLs of the Files API; a project includes them wherever it likes (the seed's clients expect the root)."""
 
 from django.urls import path
 from rest_framework.routers import SimpleRouter

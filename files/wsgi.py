@@ -19,12 +19,11 @@ from django.core.signals import request_finished
 
 from files.backends import CHUNK, FileSlice
 from files.caching import take_load_count
-from files.downloads import PREFIX, download_reply
+from files.downloads import download_reply
+from files.routes import delete_prefix, download_prefix
 from files.serving import Reply, error_reply
 
 logger = logging.getLogger(__name__)
-
-_DELETE_PREFIX = PREFIX + "delete_file/"
 
 
 class FilesFastPath:
@@ -36,7 +35,7 @@ class FilesFastPath:
             return self.application(environ, start_response)
         take_load_count()
         try:
-            answer = download_reply(environ, path=environ["PATH_INFO"][len(PREFIX) :])
+            answer = download_reply(environ, path=environ["PATH_INFO"][len(download_prefix()) :])
         except Exception:
             logger.exception("download failed: %s", environ.get("PATH_INFO"))
             answer = error_reply(500, "Internal server error")
@@ -51,7 +50,7 @@ class FilesFastPath:
     @staticmethod
     def _decides(environ) -> bool:
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX) or path.startswith(_DELETE_PREFIX):
+        if not path.startswith(download_prefix()) or path.startswith(delete_prefix()):
             return False
         if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
             return False

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from files.admin.pages import cleanup_view, storage_report_view
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
+from files.routes import download_prefix
 from files.services import file_delete, file_purge, file_restore
 
 
@@ -92,14 +93,14 @@ class FileAdmin(admin.ModelAdmin):
             return ""
         return format_html(
             '<img class="file-thumbnail" src="{}" alt="" loading="lazy" style="max-height:48px;max-width:64px">',
-            f"/static/{file.path}",  # the admin's own session opens it: the audit trail names the admin
+            download_prefix() + file.path,  # the admin's own session opens it: the audit trail names the admin
         )
 
     @admin.display(description="file")
     def links(self, file: File) -> str:
         if file.deleted_at:
             return "in the trash"
-        url = f"/static/{file.path}"
+        url = download_prefix() + file.path
         return format_html(
             '<a href="{}" target="_blank" rel="noopener">open</a> · <a href="{}">download</a>', url, url + "?download=1"
         )
