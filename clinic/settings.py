@@ -127,7 +127,7 @@ FILES_ROOT = Path(os.environ.get("FILES_ROOT", VAR_DIR / "files"))
 FILES_BACKEND = os.environ.get("FILES_BACKEND", "local")
 if FILES_BACKEND == "s3":
     _files_storage = {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "files.storages.S3FileStorage",
         "OPTIONS": {
             "bucket_name": os.environ.get("AWS_STORAGE_BUCKET_NAME", "clinic-files"),
             "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,

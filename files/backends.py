@@ -2,16 +2,17 @@
 
 Django's Storage API has no ranged read; this module adds one. Local disk
 (anything with ``path()``) hands out a real file seeked to the range start, so
-a WSGI server can ``sendfile`` it; django-storages' S3 backend passes the
-range to the store, so only the bytes asked for travel. Other storages read
-through ``open()`` and ``seek()``.
+a WSGI server can ``sendfile`` it; a storage with ``open_range`` (the S3 one in
+``files.storages``) passes the range to the store, so only the bytes asked for
+travel. Other storages read through ``open()`` and ``seek()``.
 """
 
 import functools
 import os
 from collections.abc import Iterator
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
 CHUNK = 64 * 1024
@@ -68,34 +69,28 @@ class _OpenFile(Blob):
         self._handle.close()
 
 
-class _S3Object(Blob):
-    def __init__(self, storage: Storage, name: str) -> None:
-        from storages.utils import clean_name
+class _RangedObject(Blob):
+    """A stored object read by ranged requests to its store (``storage.open_range``)."""
 
-        self._object = storage.bucket.Object(storage._normalize_name(clean_name(name)))  # the backend's own key
+    def __init__(self, storage: Storage, name: str) -> None:
+        self._storage, self._name = storage, name
 
     def slice(self, first: int, last: int) -> FileSlice:
-        from botocore.exceptions import ClientError
-
-        try:
-            body = self._object.get(Range=f"bytes={first}-{last}")["Body"]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                raise FileNotFoundError(self._object.key) from error  # deleted since it was opened
-            raise
-        return FileSlice(body, last - first + 1)
+        return FileSlice(self._storage.open_range(self._name, first, last), last - first + 1)
 
 
 def open_blob(storage: Storage, name: str) -> Blob:
     """The stored file ``name``; raises FileNotFoundError when its bytes are gone.
 
-    On local disk the existence check and the handle that will be sent are
-    the same ``open()``, of a path that must resolve inside the storage root.
+    A storage with ``open_range`` (``files.storages.S3FileStorage``) reads
+    ranges from the store. On local disk the existence check and the handle
+    that will be sent are the same ``open()``, of a path that must resolve
+    inside the storage root.
     """
-    if _is_s3(storage):
+    if hasattr(storage, "open_range"):
         if not storage.exists(name):
             raise FileNotFoundError(name)
-        return _S3Object(storage, name)
+        return _RangedObject(storage, name)
     root = _local_root(storage)
     if root is None:
         return _OpenFile(storage.open(name, "rb"))
@@ -142,14 +137,11 @@ def _local_root(storage: Storage) -> str | None:
 def move_blob(storage: Storage, old: str, new: str) -> None:
     """Move stored bytes to another name in the same storage (into the trash and back).
 
-    A rename on local disk; a server-side copy and delete on S3.
+    The storage's own ``move`` where it has one (a server-side copy on S3); a
+    rename on local disk; otherwise a copy and a delete through the Storage API.
     """
-    if _is_s3(storage):
-        from storages.utils import clean_name
-
-        source, target = (storage._normalize_name(clean_name(name)) for name in (old, new))
-        storage.bucket.copy({"Bucket": storage.bucket.name, "Key": source}, target)
-        storage.bucket.Object(source).delete()
+    if hasattr(storage, "move"):
+        storage.move(old, new)
         return
     try:
         source, target = storage.path(old), storage.path(new)
@@ -170,20 +162,18 @@ def accel_location(
     """The X-Accel-Redirect target that has nginx send ``name``.
 
     On local disk, the name under nginx's internal location of the storage
-    root. On S3, the path and query of a short-lived presigned URL under an
-    internal location that proxies to the store (``deploy/nginx.s3.conf``).
+    root. A storage with ``accel_path`` (S3) gives the path of a short-lived
+    presigned URL, under an internal location that proxies to the store
+    (``deploy/nginx.s3.conf``).
     """
-    if not _is_s3(storage):
+    if not hasattr(storage, "accel_path"):
         return prefix + quote(name)
-    url = urlsplit(presigned_url(storage, name, lifetime=lifetime, content_type=content_type, disposition=disposition))
-    return f"{prefix.rstrip('/')}{url.path}?{url.query}"
+    path = storage.accel_path(name, lifetime=lifetime, content_type=content_type, disposition=disposition)
+    return prefix.rstrip("/") + path
 
 
 def presigned_url(storage: Storage, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:
-    """A URL of the store that serves ``name`` for ``lifetime`` seconds with these headers."""
-    parameters = {"ResponseContentType": content_type, "ResponseContentDisposition": disposition}
-    return storage.url(name, parameters=parameters, expire=lifetime)
-
-
-def _is_s3(storage: Storage) -> bool:
-    return hasattr(storage, "bucket") and hasattr(storage, "_normalize_name")
+    """A URL of the store that serves ``name`` for ``lifetime`` seconds with these headers (``redirect`` mode)."""
+    if not hasattr(storage, "presigned_url"):
+        raise ImproperlyConfigured("FILES_SERVE_MODE=redirect needs a storage that presigns URLs (S3)")
+    return storage.presigned_url(name, lifetime=lifetime, content_type=content_type, disposition=disposition)

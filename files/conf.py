@@ -4,6 +4,7 @@ Reading at call time (rather than at import) keeps ``override_settings``
 working in tests and lets a host project set any of them in its settings.
 """
 
+import functools
 from collections.abc import Mapping
 from datetime import timedelta
 from types import MappingProxyType
@@ -86,21 +87,35 @@ def url_lifetime() -> int:
     return int(setting("FILES_URL_LIFETIME"))
 
 
-SERVE_MODES = ("stream", "accel", "redirect")
+#: The serving modes ``FILES_SERVE_MODE`` names; it may also give the dotted path of a ``files.serving.Server``.
+SERVE_MODES = {
+    "stream": "files.serving.StreamServer",
+    "accel": "files.serving.AccelServer",
+    "redirect": "files.serving.RedirectServer",
+}
 
 
-def serve_mode() -> str:
-    """``FILES_SERVE_MODE``: how a file's bytes leave the service.
+def server():
+    """``FILES_SERVE_MODE``: how a file's bytes leave the service, as a ``files.serving.Server``.
 
     ``stream`` (default): the service sends them (zero copy through the WSGI
     server's ``sendfile`` on local disk); ``accel``: nginx sends them after the
     service said yes (``X-Accel-Redirect``); ``redirect``: a 302 to a
     short-lived presigned URL of the object store.
     """
-    mode = setting("FILES_SERVE_MODE")
-    if mode not in SERVE_MODES:
-        raise ImproperlyConfigured(f"FILES_SERVE_MODE must be one of {', '.join(SERVE_MODES)}, not {mode!r}")
-    return mode
+    return _server(setting("FILES_SERVE_MODE"))
+
+
+@functools.lru_cache(maxsize=8)
+def _server(mode: str):
+    try:
+        server_class = import_string(SERVE_MODES.get(mode, mode))
+    except ImportError:
+        modes = ", ".join(SERVE_MODES)
+        raise ImproperlyConfigured(
+            f"FILES_SERVE_MODE must be one of {modes} or a Server's path, not {mode!r}"
+        ) from None
+    return server_class()
 
 
 def accel_prefix() -> str:

@@ -153,14 +153,7 @@ def _reply(meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, s
         ("Content-Security-Policy", meta.content_security_policy),
         ("Referrer-Policy", "no-referrer"),
     ]
-    mode = conf.serve_mode()
-    if mode == "redirect":
-        return _redirect(meta, storage, headers)
-    if mode == "accel" and not (environ.get("HTTP_IF_MATCH") or environ.get("HTTP_IF_UNMODIFIED_SINCE")):
-        # nginx judges If-Match and If-Unmodified-Since again, against its own validators, and would
-        # refuse what the app accepted: those rare requests are streamed by the app instead.
-        return _accel(meta, storage, environ, headers)
-    return _stream(meta, blob, environ, method, headers)
+    return conf.server().send(meta, blob, storage, environ, headers)
 
 
 def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -179,44 +172,83 @@ def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = (
     )
 
 
-def _accel(meta: FileMeta, storage, environ: Mapping[str, str], headers: list) -> Reply:
-    try:
-        http.parse_range(environ.get("HTTP_RANGE"), meta.size)
-    except http.RangeNotSatisfiable:
-        # Answered here: the store's own 416 would reach the client without Content-Range.
-        return _range_not_satisfiable(meta)
-    location = backends.accel_location(
-        storage,
-        meta.storage_name,
-        prefix=conf.accel_prefix(),
-        lifetime=conf.redirect_lifetime(),
-        content_type=meta.media_type,
-        disposition=dict(headers)["Content-Disposition"],
-    )
-    return Reply(200, [*headers, ("X-Accel-Redirect", location)], [])
+class Server:
+    """A serving mode: how the bytes of a download the service said yes to leave it.
+
+    ``FILES_SERVE_MODE`` names one (``stream``, ``accel``, ``redirect``) or
+    gives the dotted path of a subclass: a new mode is one new class.
+    ``headers`` are those every download carries (validators, type,
+    disposition, security headers); the answer adds the mode's own.
+    """
+
+    def send(self, meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, str], headers: list) -> Reply:
+        raise NotImplementedError
 
 
-def _stream(meta: FileMeta, blob: backends.Blob, environ: Mapping[str, str], method: str, headers: list) -> Reply:
-    headers.append(("Accept-Ranges", "bytes"))
-    ranges = None
-    if http.if_range_allows_partial(environ.get("HTTP_IF_RANGE"), etag=meta.etag, last_modified=meta.modified):
+class StreamServer(Server):
+    """The service sends the bytes: zero copy through the WSGI server's ``sendfile`` on local disk."""
+
+    def send(self, meta, blob, storage, environ, headers) -> Reply:
+        headers.append(("Accept-Ranges", "bytes"))
+        ranges = None
+        if http.if_range_allows_partial(environ.get("HTTP_IF_RANGE"), etag=meta.etag, last_modified=meta.modified):
+            try:
+                ranges = http.parse_range(environ.get("HTTP_RANGE"), meta.size)
+            except http.RangeNotSatisfiable:
+                return _range_not_satisfiable(meta)
+        head = environ.get("REQUEST_METHOD") == "HEAD"
+        if ranges is None:
+            body = [] if head or meta.size == 0 else blob.slice(0, meta.size - 1)
+            return Reply(200, [*headers, ("Content-Length", str(meta.size))], body)
+        if len(ranges) == 1:
+            first, last = ranges[0]
+            body = [] if head else blob.slice(first, last)
+            range_headers = [("Content-Range", http.content_range(first, last, meta.size))]
+            return Reply(206, [*headers, *range_headers, ("Content-Length", str(last - first + 1))], body)
+        plan = http.MultipartByteranges(ranges, meta.size, meta.media_type)
+        headers = [(name, value) for name, value in headers if name != "Content-Type"]
+        headers += [("Content-Type", plan.content_type), ("Content-Length", str(plan.content_length))]
+        return Reply(206, headers, [] if head else _multipart_body(plan, blob))
+
+
+class AccelServer(StreamServer):
+    """nginx sends the bytes after the service said yes (``X-Accel-Redirect``), ranges included."""
+
+    def send(self, meta, blob, storage, environ, headers) -> Reply:
+        if environ.get("HTTP_IF_MATCH") or environ.get("HTTP_IF_UNMODIFIED_SINCE"):
+            # nginx judges these again, against its own validators, and would refuse
+            # what the app accepted: those rare requests are streamed by the app instead.
+            return super().send(meta, blob, storage, environ, headers)
         try:
-            ranges = http.parse_range(environ.get("HTTP_RANGE"), meta.size)
+            http.parse_range(environ.get("HTTP_RANGE"), meta.size)
         except http.RangeNotSatisfiable:
+            # Answered here: the store's own 416 would reach the client without Content-Range.
             return _range_not_satisfiable(meta)
-    head = method == "HEAD"
-    if ranges is None:
-        body = [] if head or meta.size == 0 else blob.slice(0, meta.size - 1)
-        return Reply(200, [*headers, ("Content-Length", str(meta.size))], body)
-    if len(ranges) == 1:
-        first, last = ranges[0]
-        body = [] if head else blob.slice(first, last)
-        range_headers = [("Content-Range", http.content_range(first, last, meta.size))]
-        return Reply(206, [*headers, *range_headers, ("Content-Length", str(last - first + 1))], body)
-    plan = http.MultipartByteranges(ranges, meta.size, meta.media_type)
-    headers = [(name, value) for name, value in headers if name != "Content-Type"]
-    headers += [("Content-Type", plan.content_type), ("Content-Length", str(plan.content_length))]
-    return Reply(206, headers, [] if head else _multipart_body(plan, blob))
+        location = backends.accel_location(
+            storage,
+            meta.storage_name,
+            prefix=conf.accel_prefix(),
+            lifetime=conf.redirect_lifetime(),
+            content_type=meta.media_type,
+            disposition=dict(headers)["Content-Disposition"],
+        )
+        return Reply(200, [*headers, ("X-Accel-Redirect", location)], [])
+
+
+class RedirectServer(Server):
+    """A 302 to a short-lived presigned URL of the object store, which sends the bytes itself."""
+
+    def send(self, meta, blob, storage, environ, headers) -> Reply:
+        disposition = dict(headers)["Content-Disposition"]
+        location = backends.presigned_url(
+            storage,
+            meta.storage_name,
+            lifetime=conf.redirect_lifetime(),
+            content_type=meta.media_type,
+            disposition=disposition,
+        )
+        kept = [(name, value) for name, value in headers if name not in {"Content-Type", "Content-Disposition"}]
+        return Reply(302, [*kept, ("Location", location), ("Content-Length", "0")], [])
 
 
 def _multipart_body(plan: http.MultipartByteranges, blob: backends.Blob) -> Iterator[bytes]:
@@ -227,19 +259,6 @@ def _multipart_body(plan: http.MultipartByteranges, blob: backends.Blob) -> Iter
     finally:
         blob.close()
     yield plan.closing
-
-
-def _redirect(meta: FileMeta, storage, headers: list) -> Reply:
-    disposition = dict(headers)["Content-Disposition"]
-    location = backends.presigned_url(
-        storage,
-        meta.storage_name,
-        lifetime=conf.redirect_lifetime(),
-        content_type=meta.media_type,
-        disposition=disposition,
-    )
-    kept = [(name, value) for name, value in headers if name not in {"Content-Type", "Content-Disposition"}]
-    return Reply(302, [*kept, ("Location", location), ("Content-Length", "0")], [])
 
 
 def _range_not_satisfiable(meta: FileMeta) -> Reply:

@@ -48,7 +48,7 @@ def _s3_client(endpoint: str):
 def s3_backend(endpoint: str) -> dict:
     """A ``STORAGES`` entry for the test bucket, under a prefix no other test uses."""
     return {
-        "BACKEND": "storages.backends.s3.S3Storage",
+        "BACKEND": "files.storages.S3FileStorage",
         "OPTIONS": {
             "bucket_name": S3_BUCKET,
             "endpoint_url": endpoint,

@@ -23,7 +23,7 @@ def test_readyz_is_503_when_storage_fails(client, db, settings):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
+            "BACKEND": "files.storages.S3FileStorage",
             # Nothing listens on port 9 of loopback: the store is unreachable.
             "OPTIONS": {"bucket_name": "b", "endpoint_url": "http://127.0.0.1:9", "access_key": "x", "secret_key": "x"},
         },

@@ -12,12 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
 from demo import samples
-from files import caching, signing
+from files import caching, conf, serving, signing
 from files.serializers import file_url
 from files.services import file_delete
+from files.serving import StreamServer
 from tests.factories import FileFactory, UserFactory
 from tests.wsgi import wsgi_request
 
@@ -419,3 +421,34 @@ def test_accel_mode_answers_an_unsatisfiable_range_itself(fetch, pdf_file, token
 
     assert answer.status == 416
     assert answer["Content-Range"] == f"bytes */{len(PDF)}"
+
+
+class WatermarkServer(StreamServer):
+    """A project's own serving mode: one class, named by its path in FILES_SERVE_MODE."""
+
+    def send(self, meta, blob, storage, environ, headers):
+        answer = super().send(meta, blob, storage, environ, headers)
+        answer.headers.append(("X-Served-By", "watermark"))
+        return answer
+
+
+def test_a_new_serving_mode_is_one_class_named_by_its_path(fetch, pdf_file, token, settings):
+    settings.FILES_SERVE_MODE = f"{__name__}.WatermarkServer"
+
+    answer = fetch(bare(pdf_file), token=token)
+
+    assert (answer.status, answer.body, answer["X-Served-By"]) == (200, PDF, "watermark")
+
+
+def test_an_unknown_serving_mode_is_a_configuration_error_naming_the_modes(settings):
+    settings.FILES_SERVE_MODE = "teleport"
+
+    with pytest.raises(ImproperlyConfigured, match="stream, accel, redirect"):
+        conf.server()
+
+
+def test_redirect_mode_on_a_storage_that_cannot_presign_is_a_configuration_error(on_local_disk, pdf_file, settings):
+    settings.FILES_SERVE_MODE = "redirect"
+
+    with pytest.raises(ImproperlyConfigured, match="presigns"):
+        serving.reply(serving.FileMeta.of(pdf_file), {"REQUEST_METHOD": "GET"}, max_age=None)
