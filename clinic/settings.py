@@ -202,9 +202,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "clinic.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "files.errors.exception_handler",
-    # drf-spectacular's, documenting the error responses every operation can give (files.errors).
-    "DEFAULT_SCHEMA_CLASS": "files.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "clinic.errors.exception_handler",
+    # drf-spectacular's, documenting the error responses every operation can give (clinic.errors).
+    "DEFAULT_SCHEMA_CLASS": "clinic.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -25,6 +25,6 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
 ]
 
-handler400 = "files.errors.bad_request"
-handler404 = "files.errors.not_found"
-handler500 = "files.errors.server_error"
+handler400 = "clinic.errors.bad_request"
+handler404 = "clinic.errors.not_found"
+handler500 = "clinic.errors.server_error"

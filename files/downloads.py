@@ -23,6 +23,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from files import conf, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
+from files.errors import FILE_NOT_FOUND
 from files.models import File
 from files.permissions import VIEW
 from files.serving import Reply, error_reply, file_meta, reply
@@ -31,7 +32,6 @@ _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The only shape a file's path under the download prefix has: {entity_id}/{file_id}{extension}.
 FILE_PATH = re.compile(rf"(?P<entity_id>{_UUID})/(?P<file_id>{_UUID})(?P<extension>\.[a-z0-9]{{1,15}})")
 
-FILE_NOT_FOUND = "File not found"
 _CHALLENGE = [("WWW-Authenticate", "Token")]
 
 

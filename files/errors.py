@@ -1,35 +1,25 @@
-"""The API's error format, one handler for the whole API.
+"""The files API's errors: the one table from the files core's exceptions to API answers.
 
-Validation errors are 422 with the shape existing clients parse::
-
-    {"detail": [{"loc": ["path", "file_id"], "msg": "...", "type": "..."}]}
-
-every other error is ``{"detail": "..."}`` with its status.
+The core (services, detection, the upload handler) raises its own
+exceptions and knows no HTTP; :class:`FilesAPIView` turns them into DRF's
+before the project's ``EXCEPTION_HANDLER`` formats them, and puts every
+refused upload or deletion on the audit trail.
 """
 
-import logging
 import uuid
 from typing import Any
 
-from django.db import IntegrityError
-from django.db.models import ProtectedError
-from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
-from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
-from files.exceptions import FileOnHold
+from files.exceptions import FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
+from files.models import File
 
-logger = logging.getLogger(__name__)
-
-# DRF's error codes, where clients know a different name for the same error.
-_TYPE_FOR_CODE = {"required": "missing", "null": "missing", "invalid_choice": "enum"}
+FILE_NOT_FOUND = "File not found"
 INVALID_UUID_MESSAGE = "Input should be a valid UUID"
-_MSG_FOR_CODE = {"required": "Field required", "null": "Field required"}
 
 
 class RequestValidationError(exceptions.ValidationError):
-    """A validation error in one part of the request: ``path``, ``query`` or ``body``."""
+    """A validation error in one part of the request: ``path``, ``query`` or ``body`` (its ``location``)."""
 
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
@@ -44,16 +34,10 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-class UnreadableBody(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The request body could not be read: the connection was lost"
-    default_code = "unreadable_body"
-
-
-class Conflict(exceptions.APIException):
+class OnHold(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The record is still referenced by other records"
-    default_code = "conflict"
+    default_detail = "The file is under legal hold"
+    default_code = "legal_hold"
 
 
 def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
@@ -65,102 +49,38 @@ def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
         raise RequestValidationError(detail, location=location) from None
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's ``EXCEPTION_HANDLER``: every API error leaves through here (and a refused attempt is audited)."""
-    response = _error_response(exc, context)
-    if response is not None:
-        _record_refusal(context, response)
-    return response
+def api_exception(exc: Exception) -> Exception:
+    """The API's answer to a files core exception (``exc`` itself when it is not one)."""
+    if isinstance(exc, FileTooLarge | UploadTooLarge):
+        return PayloadTooLarge(str(exc))
+    if isinstance(exc, FileRejected):
+        return RequestValidationError({"file": [exceptions.ErrorDetail(exc.message, code=exc.code)]}, location="body")
+    if isinstance(exc, FileOnHold):
+        return OnHold(str(exc))
+    if isinstance(exc, File.DoesNotExist):
+        return exceptions.NotFound(FILE_NOT_FOUND)
+    return exc
 
 
-def _error_response(exc: Exception, context: dict) -> Response | None:
-    if isinstance(exc, exceptions.ParseError | UnreadablePostError):
-        _discard_partial_upload(context.get("request"))
-    if isinstance(exc, exceptions.ValidationError):
-        location = getattr(exc, "location", "body")
-        return _validation_response(list(_flatten(exc.detail, [location])))
-    if isinstance(exc, exceptions.ParseError):
-        return _validation_response([{"loc": ["body"], "msg": str(exc.detail), "type": exc.detail.code}])
-    if isinstance(exc, exceptions.NotAuthenticated):
-        exc.detail = exceptions.ErrorDetail("Not authenticated", code=exc.detail.code)
-    elif isinstance(exc, exceptions.PermissionDenied) and exc.detail == exceptions.PermissionDenied.default_detail:
-        exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
-    elif isinstance(exc, ProtectedError):
-        exc = Conflict()
-    elif isinstance(exc, FileOnHold):
-        exc = Conflict(str(exc))
-    elif isinstance(exc, IntegrityError):
-        # Two requests racing for the same unique value: the loser's validation passed before the winner's insert.
-        exc = Conflict("The request conflicts with an existing record")
-    elif isinstance(exc, UnreadablePostError):
-        # The client reset the connection while sending the body: an incomplete request, not a server error.
-        exc = UnreadableBody()
-    elif isinstance(exc, Http404):
-        # Django's own message names the model; the API says only this.
-        exc = exceptions.NotFound("Not found")
-    response = drf_exception_handler(exc, context)
-    if response is not None and not isinstance(response.data.get("detail"), str):
-        response.data = {"detail": str(response.data)}
-    return response
+class FilesAPIView:
+    """Mixin for the files API's views: core exceptions answered by :func:`api_exception`, refusals audited.
 
+    A view that audits refused attempts returns one from ``audit_attempt(request)``.
+    """
 
-def _record_refusal(context: dict, response: Response) -> None:
-    """A refused upload or deletion goes on the audit trail (views say which attempt they audit)."""
-    view, request = context.get("view"), context.get("request")
-    attempt = view.audit_attempt(request) if hasattr(view, "audit_attempt") and request is not None else None
-    if attempt is not None:
-        detail = response.data["detail"]
-        attempt.record(status=response.status_code, detail=detail if isinstance(detail, str) else _summary(detail))
+    def handle_exception(self, exc: Exception):
+        response = super().handle_exception(api_exception(exc))
+        attempt = self.audit_attempt(self.request)
+        if attempt is not None:
+            detail = response.data["detail"]
+            attempt.record(status=response.status_code, detail=detail if isinstance(detail, str) else _summary(detail))
+        return response
+
+    def audit_attempt(self, request):
+        """The attempt a refusal of this request is recorded as, or None."""
+        return None
 
 
 def _summary(errors: list[dict]) -> str:
     """A 422's errors in one line: ``body.file: File type is not supported; ...``."""
     return "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in errors)
-
-
-def _discard_partial_upload(request) -> None:
-    """Remove the temporary file of a file part the parser gave up on.
-
-    A malformed part (bad base64) or a connection reset in the middle of a
-    file leaves that file open in its upload handler, which lives as long as
-    the request does: the garbage collector alone would remove it.
-    """
-    for handler in getattr(request, "upload_handlers", ()):
-        handler.upload_interrupted()
-
-
-def _validation_response(errors: list[dict]) -> Response:
-    return Response({"detail": errors}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
-
-
-def _flatten(detail: Any, loc: list) -> Any:
-    """Yield one ``{"loc", "msg", "type"}`` item per error in DRF's nested detail."""
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            # DRF files object-level errors under "non_field_errors"; they belong to the part itself.
-            yield from _flatten(value, loc if key == "non_field_errors" else [*loc, key])
-    elif isinstance(detail, list) and all(isinstance(item, exceptions.ErrorDetail) for item in detail):
-        for item in detail:
-            code = item.code or "invalid"
-            yield {"loc": loc, "msg": _MSG_FOR_CODE.get(code, str(item)), "type": _TYPE_FOR_CODE.get(code, code)}
-    elif isinstance(detail, list):
-        for index, value in enumerate(detail):
-            if value:
-                yield from _flatten(value, [*loc, index])
-    else:
-        yield {"loc": loc, "msg": str(detail), "type": getattr(detail, "code", None) or "invalid"}
-
-
-def bad_request(request, exception=None) -> JsonResponse:
-    """``handler400``: a request Django refused before any view (too many parts, a bad host)."""
-    return JsonResponse({"detail": "Bad request"}, status=400)
-
-
-def not_found(request, exception=None) -> JsonResponse:
-    """``handler404``: a URL that matches no route, in the API's format."""
-    return JsonResponse({"detail": "Not found"}, status=404)
-
-
-def server_error(request) -> JsonResponse:
-    """``handler500``: the details go to the log, never to the client."""
-    return JsonResponse({"detail": "Internal server error"}, status=500)

@@ -1,4 +1,4 @@
-"""Errors the files services raise; the API layer turns them into responses."""
+"""Errors the files core raises; each adapter (API, admin, commands) turns them into its own answers."""
 
 
 class FileRejected(Exception):
@@ -24,3 +24,8 @@ class FileOnHold(Exception):
 
 class FileNotRestorable(Exception):
     """A restore refused: the file is not in the trash, or its record is gone."""
+
+
+class UploadTooLarge(Exception):
+    """An upload refused while it streams in: a file over ``FILES_MAX_UPLOAD_SIZE``, or a request's files over
+    ``FILES_MAX_REQUEST_SIZE`` together."""

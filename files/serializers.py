@@ -9,11 +9,9 @@ import uuid
 
 from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
-from rest_framework.exceptions import ErrorDetail
 
 from files import conf, signing
-from files.errors import INVALID_UUID_MESSAGE, PayloadTooLarge
-from files.exceptions import FileRejected, FileTooLarge
+from files.errors import INVALID_UUID_MESSAGE
 from files.models import File
 from files.routes import download_prefix
 from files.services import files_attach
@@ -90,17 +88,13 @@ class FileUploadSerializer(serializers.Serializer):
         )
 
     def create(self, validated_data: dict) -> list[File]:
-        try:
-            return files_attach(
-                owner=self.context["owner"],
-                uploads=validated_data["file"],
-                category=validated_data["type"],
-                uploaded_by=self.context["request"].user,
-            )
-        except FileTooLarge as error:
-            raise PayloadTooLarge(error.message) from None
-        except FileRejected as error:
-            raise serializers.ValidationError({"file": [ErrorDetail(error.message, code=error.code)]}) from None
+        # A refusal is the core's FileRejected, which the view answers (files.errors).
+        return files_attach(
+            owner=self.context["owner"],
+            uploads=validated_data["file"],
+            category=validated_data["type"],
+            uploaded_by=self.context["request"].user,
+        )
 
 
 class FileFilterSerializer(serializers.Serializer):

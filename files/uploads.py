@@ -11,7 +11,7 @@ from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUplo
 from django.http.multipartparser import MultiPartParserError
 
 from files import conf
-from files.errors import PayloadTooLarge
+from files.exceptions import UploadTooLarge
 
 
 class HashedUploadedFile(TemporaryUploadedFile):
@@ -57,7 +57,7 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     def _stop(self, message: str) -> NoReturn:
         self.upload_interrupted()
-        raise PayloadTooLarge(message)
+        raise UploadTooLarge(message)
 
     interrupted = False  # a file part was cut short
 

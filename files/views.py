@@ -10,15 +10,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from files import conf, schema, selectors
 from files.audit import Action, Attempt
 from files.backends import FileSlice
-from files.downloads import FILE_NOT_FOUND, download_reply
-from files.errors import RequestValidationError, parse_uuid
+from files.downloads import download_reply
+from files.errors import FilesAPIView, RequestValidationError, parse_uuid
 from files.models import File
 from files.parsers import WholeMultiPartParser
 from files.permissions import FilePermission
@@ -37,7 +36,7 @@ def serve(request, file_path: str) -> HttpResponseBase:
     return as_django_response(download_reply(request.META, path=file_path, user=request.user))
 
 
-class FileDeleteView(APIView):
+class FileDeleteView(FilesAPIView, APIView):
     """``DELETE /static/delete_file/{file_id}``."""
 
     permission_classes = [FilePermission]
@@ -57,13 +56,10 @@ class FileDeleteView(APIView):
         },
     )
     def delete(self, request, file_id: str) -> Response:
-        file = _get_or_404(selectors.file_get, file_id=parse_uuid(file_id, location="path", name="file_id"))
+        file = selectors.file_get(file_id=parse_uuid(file_id, location="path", name="file_id"))
         request.audited_file = file
         self.check_object_permissions(request, file)
-        try:
-            file_delete(file=file, deleted_by=request.user)
-        except File.DoesNotExist:
-            raise NotFound(FILE_NOT_FOUND) from None
+        file_delete(file=file, deleted_by=request.user)
         return Response("File deleted successfully")
 
     def audit_attempt(self, request) -> Attempt:
@@ -92,7 +88,7 @@ class FileDeleteView(APIView):
         responses={200: FileSerializer, 404: schema.FILE_NOT_FOUND, 422: schema.VALIDATION_ERROR},
     ),
 )
-class FileViewSet(viewsets.ReadOnlyModelViewSet):
+class FileViewSet(FilesAPIView, viewsets.ReadOnlyModelViewSet):
     """``GET /api/files/?entity_id=&type=`` and ``GET /api/files/{id}/``: files' metadata."""
 
     serializer_class = FileSerializer
@@ -108,12 +104,12 @@ class FileViewSet(viewsets.ReadOnlyModelViewSet):
         return conf.permission_policy().files_visible_to(self.request.user, files)
 
     def get_object(self) -> File:
-        file = _get_or_404(selectors.file_get, file_id=parse_uuid(self.kwargs["pk"], location="path", name="id"))
+        file = selectors.file_get(file_id=parse_uuid(self.kwargs["pk"], location="path", name="id"))
         self.check_object_permissions(self.request, file)
         return file
 
 
-class FileOwnerViewSetMixin:
+class FileOwnerViewSetMixin(FilesAPIView):
     """Adds ``GET`` and ``POST {record}/files/`` to a viewset of a :class:`~files.models.FileOwner` model."""
 
     @extend_schema(
@@ -163,13 +159,6 @@ class FileOwnerViewSetMixin:
             # The record asked for, found or not, allowed or not.
             attempt.on_record(self.get_queryset().model(pk=uuid.UUID(str(self.kwargs[self.lookup_field]))))
         return attempt
-
-
-def _get_or_404(selector, **kwargs) -> File:
-    try:
-        return selector(**kwargs)
-    except File.DoesNotExist:
-        raise NotFound(FILE_NOT_FOUND) from None
 
 
 def as_django_response(reply: Reply) -> HttpResponseBase:

@@ -1,10 +1,10 @@
-"""One error format for the whole API (files.errors)."""
+"""One error format for the whole API (clinic.errors)."""
 
 import pytest
 from django.db import IntegrityError
 from django.test import override_settings
 
-from files.errors import exception_handler, server_error
+from clinic.errors import exception_handler, server_error
 from tests.factories import AppointmentFactory, PatientFactory
 
 
