@@ -79,7 +79,7 @@ def redirect_lifetime() -> int:
 
 
 def auth_cache_seconds() -> float:
-    """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's user and permissions."""
+    """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's or signed URL's user."""
     return float(getattr(settings, "FILES_AUTH_CACHE_SECONDS", 10))
 
 
