@@ -4,7 +4,9 @@ Reading at call time (rather than at import) keeps ``override_settings``
 working in tests and lets a host project set any of them in its settings.
 """
 
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -81,6 +83,17 @@ def redirect_lifetime() -> int:
 def auth_cache_seconds() -> float:
     """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's or signed URL's user."""
     return float(getattr(settings, "FILES_AUTH_CACHE_SECONDS", 10))
+
+
+def upload_temp_dir() -> Path:
+    """``FILES_UPLOAD_TEMP_DIR``: the folder uploads stream to before they are stored; the service's alone.
+
+    ``files_cleanup`` removes what a killed worker left there. By default
+    ``files-uploads`` in Django's ``FILE_UPLOAD_TEMP_DIR`` or the system's
+    temporary folder; created (readable by the service's user only) if missing.
+    """
+    value = getattr(settings, "FILES_UPLOAD_TEMP_DIR", None)
+    return Path(value) if value else Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()) / "files-uploads"
 
 
 def trash_retention() -> timedelta:

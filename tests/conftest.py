@@ -65,7 +65,11 @@ def s3_backend(endpoint: str) -> dict:
 
 @pytest.fixture(autouse=True)
 def files_storage(request, settings, tmp_path):
-    """Every test stores its files in a fresh place of its own: a folder, or a prefix of the S3 bucket."""
+    """Every test stores its files in a fresh place of its own: a folder, or a prefix of the S3 bucket.
+
+    Its uploads stream to a fresh folder too (``tmp_path / "uploads"``, made on the first upload).
+    """
+    settings.FILES_UPLOAD_TEMP_DIR = tmp_path / "uploads"
     if request.config.getoption("--storage") == "s3":
         backend = s3_backend(request.getfixturevalue("s3_endpoint"))
     else:
