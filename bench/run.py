@@ -607,7 +607,7 @@ def project_env(tmp: Path, mode: str, extra: dict | None = None) -> dict:
         CLINIC_VAR_DIR=str(tmp / "project-var"),  # nothing of the run lands in the repo's var/
         FILES_BACKEND="local",
         FILES_ROOT=str(tmp / "project-files"),
-        FILE_UPLOAD_TEMP_DIR=str(tmp / "upload-tmp"),
+        FILES_UPLOAD_TEMP_DIR=str(tmp / "upload-tmp"),
         # The default limits are 50 MiB a file and 100 MiB a request; the benchmark
         # stores 64 MiB and 1 GiB files (the 1 GiB one uploaded alone in one request).
         FILES_MAX_UPLOAD_SIZE=str(2 * GIB),

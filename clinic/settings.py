@@ -186,7 +186,8 @@ globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRO
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.
 FILE_UPLOAD_HANDLERS = ["files.uploads.HashingUploadHandler"]
-FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
+# The service's own folder for them: files_cleanup removes what a killed worker left there.
+FILES_UPLOAD_TEMP_DIR = Path(os.environ.get("FILES_UPLOAD_TEMP_DIR", VAR_DIR / "upload-tmp"))
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a request without

@@ -15,6 +15,7 @@ Django, reads it from the request itself (:func:`context_of`).
 
 import atexit
 import contextvars
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -95,6 +96,8 @@ class Attempt:
     user_id: str = ""
     username: str = ""
     issued_to: str = ""
+    #: The user a refused signed URL names: whatever the client wrote, so kept apart from ``issued_to``.
+    claimed_issued_to: str = ""
     file_id: str | None = None
     record_type: str = ""
     record_id: str | None = None
@@ -121,6 +124,9 @@ class Attempt:
     def row(self, *, status: int | None, detail: str = "") -> tuple:
         """The event's values, in the order of :data:`COLUMNS`."""
         outcome = Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED
+        if self.claimed_issued_to:
+            # JSON-escaped: control characters (NUL, which PostgreSQL refuses) and all non-ASCII.
+            detail = f"{detail} (claimed issued_to={json.dumps(self.claimed_issued_to[:64])})"
         context = self.context
         return (
             timezone.now(),

@@ -6,7 +6,8 @@ Two kinds of facts are cached, each with a bound on how stale it can be:
   file is stored, so it is kept until evicted. Whether the file still exists
   is never cached: storage is asked on every request, so a deletion takes
   effect at once.
-- who a token belongs to and what that user may do: kept for
+- who a token belongs to, whether a signed URL's user still exists, and what
+  that user may do: kept for
   ``FILES_AUTH_CACHE_SECONDS`` (default 10). A revoked token, a deactivated
   user or a withdrawn permission takes effect within that time; in this
   process, revoking a token or deleting a user drops the entry at once.

@@ -5,8 +5,10 @@ working in tests and lets a host project set any of them in its settings.
 """
 
 import functools
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from types import MappingProxyType
 
 from django.conf import settings
@@ -42,6 +44,7 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_PERMISSION_POLICY": "files.permissions.ModelPermissionPolicy",
         "FILES_AUDIT_FLUSH_SECONDS": 1,
         "FILES_CLIENT_ADDRESS_HEADER": None,
+        "FILES_UPLOAD_TEMP_DIR": None,
     }
 )
 
@@ -129,8 +132,19 @@ def redirect_lifetime() -> int:
 
 
 def auth_cache_seconds() -> float:
-    """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's user and permissions."""
+    """``FILES_AUTH_CACHE_SECONDS``: how long the download path trusts a token's or signed URL's user."""
     return float(setting("FILES_AUTH_CACHE_SECONDS"))
+
+
+def upload_temp_dir() -> Path:
+    """``FILES_UPLOAD_TEMP_DIR``: the folder uploads stream to before they are stored; the service's alone.
+
+    ``files_cleanup`` removes what a killed worker left there. By default
+    ``files-uploads`` in Django's ``FILE_UPLOAD_TEMP_DIR`` or the system's
+    temporary folder; created (readable by the service's user only) if missing.
+    """
+    value = setting("FILES_UPLOAD_TEMP_DIR")
+    return Path(value) if value else Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()) / "files-uploads"
 
 
 def trash_retention() -> timedelta:

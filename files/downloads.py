@@ -5,10 +5,13 @@ completely — authentication, authorisation, then :func:`files.serving.reply`.
 It works on a WSGI environ, so the same code runs in the WSGI fast path
 (``files.wsgi``, before Django) and in the Django view behind it.
 
-A signed URL is checked without the database. A token's user and
-permissions are cached for ``FILES_AUTH_CACHE_SECONDS`` (see
-``files.caching``); whether the file still exists is asked of storage
-every time, so a deleted file is 404 at once.
+A signed URL's signature is checked without the database; the user it was
+issued to must still be active and still may view the file. That user, a
+token's user, their permissions and the policy's answer for each file are
+cached for ``FILES_AUTH_CACHE_SECONDS`` (see ``files.caching``), so a
+deactivated user's or a withdrawn role's URLs and tokens stop within that
+time, and a warm download asks the database nothing. Whether the file still
+exists is asked of storage every time, so a deleted file is 404 at once.
 """
 
 import json
@@ -17,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -50,8 +54,19 @@ class Principal:
     def has_perm(self, perm: str, obj=None) -> bool:
         return self.is_active and (self.is_superuser or perm in self.permissions)
 
+    @classmethod
+    def of(cls, user) -> "Principal":
+        return cls(
+            pk=user.pk,
+            username=user.get_username(),
+            is_active=user.is_active,
+            is_superuser=user.is_superuser,
+            permissions=frozenset(user.get_all_permissions()),
+        )
 
-_principals: BoundedCache[Principal] = BoundedCache(size=10_000, ttl=conf.auth_cache_seconds)
+
+# A token's principal by its key, and a signed URL's by the id of the user it was issued to (None: no such user).
+_principals: BoundedCache[Principal | None] = BoundedCache(size=20_000, ttl=conf.auth_cache_seconds)
 # The policy's answer for (user, file): a record-level rule may cost queries, and a page asks for many files.
 _decisions: BoundedCache[bool] = BoundedCache(size=100_000, ttl=conf.auth_cache_seconds)
 
@@ -105,22 +120,35 @@ def _query_values(query: str) -> dict[str, str]:
 
 
 def _signed_reply(environ, match: re.Match, query: dict[str, str], attempt: Attempt) -> Reply:
-    attempt.issued_to = query.get("issued_to", "")[:64]
+    issued_to = query.get("issued_to", "")
     try:
         expiry = signing.verify(
             file_id=match["file_id"],
             entity_id=match["entity_id"],
             extension=match["extension"],
             expires=query.get("expires", ""),
-            issued_to=query.get("issued_to", ""),
+            issued_to=issued_to,
             signature=query.get("signature", ""),
         )
     except signing.InvalidSignature as error:
+        # Anyone can write any id in a URL: only a verified signature says whom it was issued to.
+        attempt.claimed_issued_to = issued_to
         return error_reply(403, str(error))
-    return _file_reply(environ, match, attempt, max_age=int(expiry - time.time()))
+    attempt.issued_to = issued_to
+    principal = _principals.get_or_set(("user", issued_to), lambda: _load_user(issued_to))
+    if principal is None:
+        return error_reply(403, "Permission denied")
+    # The URL's user may have been deactivated, or lost their role or their reach to the record, since.
+    return _authorised_reply(environ, match, principal, attempt, max_age=int(expiry - time.time()))
 
 
-def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt) -> Reply:
+def _load_user(pk: str) -> Principal | None:
+    """The principal of the user with id ``pk`` (from a verified signature, so a well-formed id), or None."""
+    user = get_user_model()._default_manager.filter(pk=pk).first()
+    return Principal.of(user) if user is not None else None
+
+
+def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt, *, max_age: int | None = None) -> Reply:
     policy = conf.permission_policy()
     if not policy.user_has_permission(principal, VIEW):
         return error_reply(403, "Permission denied")
@@ -133,14 +161,6 @@ def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt) -> 
     )
     if not allowed:
         return error_reply(403, "Permission denied")
-    return _file_reply(environ, match, attempt, max_age=None, meta=meta)
-
-
-def _file_reply(environ, match: re.Match, attempt: Attempt, *, max_age: int | None, meta=None) -> Reply:
-    meta = meta or _meta(match)
-    if meta is None:
-        return error_reply(404, FILE_NOT_FOUND)
-    attempt.on(meta)
     return reply(meta, environ, max_age=max_age) or error_reply(404, FILE_NOT_FOUND)
 
 
@@ -167,13 +187,7 @@ def _token_principal(environ) -> Principal | Reply | None:
 
 def _load_principal(key: str) -> Principal:
     user, _ = TokenAuthentication().authenticate_credentials(key)
-    return Principal(
-        pk=user.pk,
-        username=user.get_username(),
-        is_active=user.is_active,
-        is_superuser=user.is_superuser,
-        permissions=frozenset(user.get_all_permissions()),
-    )
+    return Principal.of(user)
 
 
 def forget_token(key: str) -> None:

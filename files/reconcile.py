@@ -11,11 +11,17 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
 - **missing blobs**: rows whose bytes are nowhere — reported only, never
   deleted (an operator decides);
 - **ownerless files**: files whose record no longer exists — put in the trash;
-- **expired trash** — purged, except files on legal hold.
+- **expired trash** — purged, except files on legal hold;
+- **stale upload files**: temporary files of uploads in
+  ``FILES_UPLOAD_TEMP_DIR`` untouched for :data:`UPLOAD_FILE_GRACE`, left by
+  a worker killed in the middle of a request — removed. That folder is this
+  server's own: run the command on every server that takes uploads.
 
 With ``dry_run`` it only reports.
 """
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,8 +34,13 @@ from files.exceptions import FileOnHold
 from files.models import File
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
+from files.uploads import TEMP_PREFIX, TEMP_SUFFIX
 
 DEFAULT_GRACE = timedelta(hours=24)
+#: A live upload writes its temporary file every 64 KiB it receives, and the
+#: proxy in front gives up on a client silent for a minute: a file unwritten
+#: for an hour belongs to no live request.
+UPLOAD_FILE_GRACE = timedelta(hours=1)
 
 
 @dataclass
@@ -39,6 +50,7 @@ class Report:
     missing_blobs: list[str] = field(default_factory=list)
     ownerless_files: list[str] = field(default_factory=list)
     expired_trash: list[str] = field(default_factory=list)
+    stale_upload_files: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         return {name.replace("_", " "): len(items) for name, items in vars(self).items()}
@@ -62,7 +74,28 @@ def files_reconcile(
     expired = set(files_expired_trash().values_list("pk", flat=True))
     for file in files:
         _check_file(file, blobs, expired, report, dry_run)
+    _remove_stale_upload_files(report, dry_run)
     return report
+
+
+def _remove_stale_upload_files(report: Report, dry_run: bool) -> None:
+    cutoff = time.time() - UPLOAD_FILE_GRACE.total_seconds()
+    try:
+        entries = sorted(os.scandir(conf.upload_temp_dir()), key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return  # no upload yet
+    for entry in entries:
+        # Only the service's own names: a misconfigured folder (the system's /tmp) loses nothing else.
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX)):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_mtime >= cutoff:
+                continue
+            if not dry_run:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            continue  # its request ended meanwhile, and removed it
+        report.stale_upload_files.append(entry.name)
 
 
 def _check_file(file: File, blobs: set[str], expired: set, report: Report, dry_run: bool) -> None:

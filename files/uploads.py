@@ -1,23 +1,42 @@
 """Streaming uploads: chunks go to a temporary file, hashed and counted on the way.
 
 A project enables it with ``FILE_UPLOAD_HANDLERS = ["files.uploads.HashingUploadHandler"]``.
+The temporary files live in ``FILES_UPLOAD_TEMP_DIR``, named
+``files-upload-*.upload``: a worker killed in the middle of a request leaves
+its files behind, and ``files_cleanup`` removes them (``files.reconcile``).
 """
 
 import hashlib
+import tempfile
+from pathlib import Path
 from typing import NoReturn
 
-from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, TemporaryFileUploadHandler
 from django.http.multipartparser import MultiPartParserError
 
 from files import conf
 from files.exceptions import UploadTooLarge
 
+TEMP_PREFIX, TEMP_SUFFIX = "files-upload-", ".upload"
+
+
+def upload_temp_dir() -> Path:
+    """``FILES_UPLOAD_TEMP_DIR``, created if missing (a cleaner of the system's temporary folder may remove it)."""
+    folder = conf.upload_temp_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
 
 class HashedUploadedFile(TemporaryUploadedFile):
     """A temporary upload that knows its SHA-256 without reading itself again."""
 
     sha256: str
+
+    def __init__(self, name, content_type, size, charset, content_type_extra=None) -> None:
+        # Django's own __init__ would put the file in FILE_UPLOAD_TEMP_DIR, with the client's extension in its name.
+        file = tempfile.NamedTemporaryFile(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=upload_temp_dir())  # noqa: SIM115 (closed with the upload)
+        UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):

@@ -4,7 +4,9 @@ A clinic's screens load dozens of thumbnails at once, so the download path
 skips Django's request and middleware machinery whenever it can decide
 alone: a signed URL, a token, or no credentials at all (401). Requests with
 a session cookie, and everything else, go on to Django, whose view runs the
-very same code (``files.downloads``).
+very same code (``files.downloads``). A request for a host outside
+``ALLOWED_HOSTS`` goes on to Django too, which refuses it (400) as it
+refuses any other.
 
 Wrap the project's WSGI application with it::
 
@@ -16,6 +18,7 @@ from http import HTTPStatus
 
 from django.conf import settings
 from django.core.signals import request_finished
+from django.http.request import split_domain_port, validate_host
 
 from files.backends import CHUNK, FileSlice
 from files.caching import take_load_count
@@ -55,7 +58,27 @@ class FilesFastPath:
         if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
             return False
         has_session = settings.SESSION_COOKIE_NAME + "=" in environ.get("HTTP_COOKIE", "")
-        return not has_session or "HTTP_AUTHORIZATION" in environ or "signature=" in environ.get("QUERY_STRING", "")
+        credentials = (
+            not has_session or "HTTP_AUTHORIZATION" in environ or "signature=" in environ.get("QUERY_STRING", "")
+        )
+        return credentials and host_allowed(environ)
+
+
+def host_allowed(environ) -> bool:
+    """Whether Django would accept the request's host: ``HttpRequest.get_host()``'s check, without a request.
+
+    Only the domain is checked, as Django does, so the port of the
+    ``SERVER_NAME`` fallback (a request without ``Host``) does not matter.
+    """
+    if settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ:
+        host = environ["HTTP_X_FORWARDED_HOST"]
+    else:
+        host = environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _ = split_domain_port(host)
+    return bool(domain) and validate_host(domain, allowed)
 
 
 def send(answer: Reply, environ, start_response):

@@ -65,7 +65,11 @@ def s3_backend(endpoint: str) -> dict:
 
 @pytest.fixture(autouse=True)
 def files_storage(request, settings, tmp_path):
-    """Every test stores its files in a fresh place of its own: a folder, or a prefix of the S3 bucket."""
+    """Every test stores its files in a fresh place of its own: a folder, or a prefix of the S3 bucket.
+
+    Its uploads stream to a fresh folder too (``tmp_path / "uploads"``, made on the first upload).
+    """
+    settings.FILES_UPLOAD_TEMP_DIR = tmp_path / "uploads"
     if request.config.getoption("--storage") == "s3":
         backend = s3_backend(request.getfixturevalue("s3_endpoint"))
     else:
@@ -94,6 +98,34 @@ def on_local_disk(settings, tmp_path):
 def on_s3(settings, s3_endpoint):
     """Files stored in S3 for this test, whatever ``--storage`` says."""
     settings.STORAGES = {**settings.STORAGES, "default": s3_backend(s3_endpoint)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def flush_sets_the_audit_trail_trigger_aside():
+    """Let the flush that ends each transactional test empty the audit table on PostgreSQL.
+
+    The table refuses TRUNCATE (files/migrations/0004_...), and a flush is
+    one TRUNCATE of every table. The trigger is disabled and enabled again
+    inside the flush's own transaction, so no other session ever sees it off.
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **options) -> list[str]:
+        statements = flush(self, style, tables, **options)
+        if "files_auditevent" not in tables or not statements:
+            return statements
+        trigger = "files_auditevent_no_truncate"
+        return [
+            f"ALTER TABLE files_auditevent DISABLE TRIGGER {trigger}",
+            *statements,
+            f"ALTER TABLE files_auditevent ENABLE TRIGGER {trigger}",
+        ]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "sql_flush", sql_flush)
+        yield
 
 
 @pytest.fixture(autouse=True)

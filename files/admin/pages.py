@@ -12,6 +12,7 @@ CLEANUP_SECTIONS = {
     "missing_blobs": "Files whose bytes are missing (reported only)",
     "ownerless_files": "Files of deleted records (put in the trash)",
     "expired_trash": "Expired trash (purged)",
+    "stale_upload_files": "Temporary upload files left by killed workers, untouched for an hour (removed)",
 }
 
 

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-# On PostgreSQL the table itself refuses changes, whatever the code does (TRUNCATE, for tests, still works).
+# On PostgreSQL the table itself refuses changes, whatever the code does (TRUNCATE: 0004).
 APPEND_ONLY = [
     """
 CREATE FUNCTION files_auditevent_append_only() RETURNS trigger AS $$

@@ -1,6 +1,8 @@
 import pytest
+from rest_framework.test import APIClient
 
 from tests.factories import FileFactory, PatientFactory
+from tests.wsgi import wsgi_request
 
 
 @pytest.fixture
@@ -12,3 +14,33 @@ def patient(db):
 def png_file(patient):
     """A PNG owned by ``patient``."""
     return FileFactory(owner=patient, name="photo.png")
+
+
+class Answer:
+    def __init__(self, status: int, headers, body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name]
+
+
+@pytest.fixture(params=["fast path", "django view"])
+def fetch(request):
+    """``fetch(url, token=None, method="GET", **headers)``: one download request, by the path under test."""
+
+    def through_fast_path(url, *, token=None, method="GET", **headers):
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        response = wsgi_request(url, method=method, headers=headers)
+        return Answer(response.status, response.headers, response.body)
+
+    def through_django(url, *, token=None, method="GET", **headers):
+        client = APIClient()
+        if token:
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        meta = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
+        response = client.generic(method, url, **meta)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        return Answer(response.status_code, response.headers, body)
+
+    return through_fast_path if request.param == "fast path" else through_django

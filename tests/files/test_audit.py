@@ -5,7 +5,8 @@ import io
 import time
 
 import pytest
-from django.db import connection, transaction
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -173,19 +174,25 @@ def test_signed_url_download_records_whom_the_url_was_issued_to(receptionist, pn
     assert (event.via, event.issued_to, event.user_id, event.status) == ("signed URL", str(receptionist.pk), "", 200)
 
 
-def test_signed_url_with_a_forged_recipient_is_refused_and_recorded(receptionist, admin, png_file):
+def test_signed_url_with_a_forged_recipient_is_recorded_under_no_user(fetch, receptionist, admin, png_file):
     url = token_client(receptionist).get(f"/api/files/{png_file.id}/").json()["url"]
     forged = url.replace(f"issued_to={receptionist.pk}", f"issued_to={admin.pk}")
 
-    assert APIClient().get(forged).status_code == 403
+    assert fetch(forged).status == 403
 
     [event] = events(action=Action.DOWNLOAD)
-    assert (event.outcome, event.status, event.issued_to, event.detail) == (
-        "refused",
-        403,
-        str(admin.pk),
-        "Invalid file URL signature",
-    )
+    assert (event.outcome, event.status, event.issued_to, event.user_id, event.username) == ("refused", 403, "", "", "")
+    assert event.detail == f'Invalid file URL signature (claimed issued_to="{admin.pk}")'
+
+
+def test_claimed_recipient_of_a_refused_signed_url_is_recorded_escaped(fetch, png_file):
+    # A NUL in a text column makes PostgreSQL refuse the whole batch of events it is written with.
+    url = f"/static/{png_file.path}?expires=9999999999&issued_to=%00\x00\x1b&signature=0"
+
+    assert fetch(url).status == 403
+
+    [event] = events(action=Action.DOWNLOAD)
+    assert (event.issued_to, event.detail) == ("", 'Invalid file URL signature (claimed issued_to="%00\\u0000\\u001b")')
 
 
 @pytest.mark.parametrize(
@@ -269,13 +276,46 @@ def test_an_event_cannot_be_changed_or_deleted(admin, png_file):
         AuditEvent.objects.all().delete()
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's; CI runs it")
-@pytest.mark.parametrize("statement", ["UPDATE files_auditevent SET detail = 'x'", "DELETE FROM files_auditevent"])
-def test_the_database_refuses_to_change_the_trail(admin, png_file, statement):
-    from django.db import DatabaseError
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the triggers are PostgreSQL's (SQLite has no TRUNCATE); CI runs it"
+)
 
+
+def constraints_checked_now() -> None:
+    """Check the test transaction's deferred foreign keys now: PostgreSQL truncates no table with checks pending."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@postgresql_only
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE files_auditevent SET detail = 'x'",
+        "DELETE FROM files_auditevent",
+        "TRUNCATE files_auditevent",
+        "TRUNCATE files_auditevent RESTART IDENTITY CASCADE",
+        "TRUNCATE files_file, files_auditevent",
+    ],
+)
+def test_the_database_refuses_to_change_the_trail(admin, png_file, statement):
+    constraints_checked_now()
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement)
+
+    assert AuditEvent.objects.exists()
+
+
+@postgresql_only
+def test_the_test_suites_flush_empties_the_trail_and_leaves_truncate_refused(admin, png_file):
+    # The flush ending every transactional test (tests/conftest.py), here inside this test's transaction.
+    constraints_checked_now()
+    call_command("flush", interactive=False, inhibit_post_migrate=True, verbosity=0)
+    assert not AuditEvent.objects.exists()
+
+    audit.Attempt(Action.UPLOAD).record(status=201)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE files_auditevent")
 
 
 # The admin.

@@ -3,7 +3,7 @@
 Each is refused with a 4xx in the API's error format (a 422 is
 ``{"detail": [{"loc", "msg", "type"}]}``, any other ``{"detail": "..."}``),
 never a 5xx or a hang. It creates no File row, stores no bytes and leaves no
-temporary upload file in ``FILE_UPLOAD_TEMP_DIR``. The bodies are written
+temporary upload file in ``FILES_UPLOAD_TEMP_DIR``. The bodies are written
 byte by byte, as a hostile client sends them, not by the test client's
 encoder. Clients that stop sending, reset the connection or send past their
 Content-Length need a real socket: those run against the live server, which
@@ -103,10 +103,10 @@ def assert_left_nothing(storage, temp_dir: Path) -> None:
 
 @pytest.fixture
 def upload_temp_dir(settings, tmp_path) -> Path:
-    """``FILE_UPLOAD_TEMP_DIR``, empty: where every upload streams before it is stored."""
+    """``FILES_UPLOAD_TEMP_DIR``, empty: where every upload streams before it is stored."""
     path = tmp_path / "uploads"
     path.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(path)
+    settings.FILES_UPLOAD_TEMP_DIR = str(path)
     return path
 
 

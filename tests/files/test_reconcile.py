@@ -1,6 +1,11 @@
 """files_cleanup: the database and storage reconciled, on local disk and S3 (the --storage=s3 run)."""
 
+import os
+import stat
+import tempfile
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -8,13 +13,27 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
+from files import conf
 from files.models import File
 from files.reconcile import files_reconcile
 from files.services import file_delete
+from files.uploads import TEMP_PREFIX, TEMP_SUFFIX, HashingUploadHandler
 from patients.models import Patient
 from tests.factories import FileFactory, PatientFactory, UserFactory
 
 ORPHAN = "01a22500-0000-7000-8000-000000000000/01a22500-0000-7000-8000-000000000001.png"
+
+
+def upload_file_left_behind(*, age: timedelta, prefix: str = TEMP_PREFIX, suffix: str = TEMP_SUFFIX) -> Path:
+    """A temporary upload file last written ``age`` ago, as a worker killed in the middle of an upload leaves it."""
+    folder = conf.upload_temp_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    os.write(handle, b"half of a patient's scan")
+    os.close(handle)
+    written = time.time() - age.total_seconds()
+    os.utime(name, (written, written))
+    return Path(name)
 
 
 @pytest.fixture
@@ -33,7 +52,15 @@ def drift(db, storage, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         file_delete(file=expired)
     File.all_objects.filter(pk=expired.pk).update(deleted_at=timezone.now() - timedelta(days=90))
-    return {"healthy": healthy, "misplaced": misplaced, "missing": missing, "ownerless": ownerless, "expired": expired}
+    stale_upload = upload_file_left_behind(age=timedelta(hours=2))
+    return {
+        "healthy": healthy,
+        "misplaced": misplaced,
+        "missing": missing,
+        "ownerless": ownerless,
+        "expired": expired,
+        "stale_upload": stale_upload,
+    }
 
 
 def expected_report(drift) -> dict:
@@ -43,6 +70,7 @@ def expected_report(drift) -> dict:
         "missing_blobs": [f"{drift['missing'].pk} ({drift['missing'].storage_name})"],
         "ownerless_files": [str(drift["ownerless"].pk)],
         "expired_trash": [str(drift["expired"].pk)],
+        "stale_upload_files": [drift["stale_upload"].name],
     }
 
 
@@ -53,6 +81,7 @@ def test_dry_run_reports_each_drift_exactly_and_changes_nothing(drift, storage):
     assert storage.exists(ORPHAN)
     assert File.objects.filter(pk=drift["ownerless"].pk).exists()
     assert File.all_objects.filter(pk=drift["expired"].pk).exists()
+    assert drift["stale_upload"].exists()
 
 
 def test_cleanup_repairs_what_it_can(drift, storage, django_capture_on_commit_callbacks):
@@ -65,6 +94,7 @@ def test_cleanup_repairs_what_it_can(drift, storage, django_capture_on_commit_ca
     assert File.all_objects.get(pk=drift["ownerless"].pk).deleted_at is not None
     assert not File.all_objects.filter(pk=drift["expired"].pk).exists()
     assert storage.exists(drift["healthy"].storage_name)
+    assert not drift["stale_upload"].exists()
     with django_capture_on_commit_callbacks(execute=True):
         second = files_reconcile(dry_run=True, grace=timedelta(0))
     assert vars(second) == {
@@ -87,9 +117,12 @@ def test_command_prints_each_action_and_a_summary(drift, capsys):
 
     out = capsys.readouterr().out
     assert f"would remove orphan bytes: {ORPHAN}" in out
+    assert f"would remove temporary upload file left by a killed worker: {drift['stale_upload'].name}" in out
     assert out.strip().endswith(
-        "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash."
+        "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash, "
+        "1 stale upload files."
     )
+    assert drift["stale_upload"].exists()
 
 
 def test_reconcile_on_empty_storage(db):
@@ -99,6 +132,7 @@ def test_reconcile_on_empty_storage(db):
         "missing_blobs": [],
         "ownerless_files": [],
         "expired_trash": [],
+        "stale_upload_files": [],
     }
 
 
@@ -112,7 +146,9 @@ def test_admin_page_shows_the_dry_run_and_repairs_on_post(client, drift, storage
     assert page.status_code == 200
     assert "A dry run" in page.content.decode()
     assert str(drift["ownerless"].pk) in page.content.decode()
+    assert drift["stale_upload"].name in page.content.decode()
     assert File.all_objects.get(pk=drift["ownerless"].pk).deleted_at is not None
+    assert not drift["stale_upload"].exists()
 
 
 def test_admin_page_needs_the_delete_permission(client, db):
@@ -135,3 +171,62 @@ def test_ownerless_file_on_legal_hold_is_left_alone(db, storage, django_capture_
     assert report.ownerless_files == []
     assert File.objects.get(pk=held.pk).deleted_at is None
     assert storage.exists(held.storage_name)
+
+
+# Temporary upload files
+
+
+def test_uploads_stream_to_the_services_own_folder_created_private_if_missing(settings, tmp_path):
+    settings.FILES_UPLOAD_TEMP_DIR = tmp_path / "missing" / "uploads"
+    handler = HashingUploadHandler()
+    handler.new_file("file", "scan.png", "image/png", 10)
+    handler.receive_data_chunk(b"0123456789", 0)
+
+    path = Path(handler.file.temporary_file_path())
+
+    assert path.parent == tmp_path / "missing" / "uploads"
+    assert path.name.startswith(TEMP_PREFIX) and path.name.endswith(TEMP_SUFFIX)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    handler.file.close()
+
+
+def test_cleanup_removes_only_stale_upload_files_and_counts_them(db):
+    stale = [upload_file_left_behind(age=timedelta(hours=hours)) for hours in (2, 30)]
+    young = upload_file_left_behind(age=timedelta(minutes=50))
+    not_ours = [
+        upload_file_left_behind(age=timedelta(hours=2), prefix="notes-"),
+        upload_file_left_behind(age=timedelta(hours=2), suffix=".txt"),
+    ]
+
+    report = files_reconcile(dry_run=False)
+
+    assert sorted(report.stale_upload_files) == sorted(path.name for path in stale)
+    assert report.summary()["stale upload files"] == 2
+    assert [path.exists() for path in (*stale, young, *not_ours)] == [False, False, True, True, True]
+
+
+def test_cleanup_leaves_the_file_of_an_upload_in_progress_alone(db):
+    handler = HashingUploadHandler()
+    handler.new_file("file", "scan.png", "image/png", 10)
+    handler.receive_data_chunk(b"01234", 0)
+
+    report = files_reconcile(dry_run=False)
+    handler.receive_data_chunk(b"56789", 5)
+
+    assert report.stale_upload_files == []
+    handler.file.seek(0)
+    assert handler.file.read() == b"0123456789"
+    handler.file.close()
+
+
+def test_dry_run_only_reports_stale_upload_files(db):
+    stale = upload_file_left_behind(age=timedelta(hours=2))
+
+    assert files_reconcile(dry_run=True).stale_upload_files == [stale.name]
+    assert stale.exists()
+
+
+def test_cleanup_without_the_upload_folder_reports_nothing(db, settings, tmp_path):
+    settings.FILES_UPLOAD_TEMP_DIR = tmp_path / "never-made"
+
+    assert files_reconcile(dry_run=False).stale_upload_files == []

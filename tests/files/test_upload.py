@@ -230,7 +230,7 @@ def test_upload_json_body_returns_415(admin_client, patient):
 
 def test_upload_over_the_limit_leaves_no_temporary_file(admin_client, patient, settings, tmp_path):
     settings.FILES_MAX_UPLOAD_SIZE = 100
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    settings.FILES_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
     (tmp_path / "uploads").mkdir()
 
     response = admin_client.post(upload_url(patient), {"file": named("a.png", samples.png_bytes(256, 256))})
@@ -355,7 +355,7 @@ def test_upload_of_files_over_the_request_limit_returns_413_and_leaves_nothing(
 ):
     content = samples.png_bytes()
     settings.FILES_MAX_REQUEST_SIZE = 2 * len(content) - 1  # each file fits, the two together do not
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
+    settings.FILES_UPLOAD_TEMP_DIR = str(tmp_path / "uploads")
     (tmp_path / "uploads").mkdir()
 
     response = admin_client.post(upload_url(patient), {"file": [named("a.png", content), named("b.png", content)]})

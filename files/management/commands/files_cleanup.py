@@ -10,7 +10,8 @@ from files.reconcile import files_reconcile
 class Command(BaseCommand):
     help = (
         "Remove bytes no file points at, move misplaced bytes, report rows whose bytes are missing, "
-        "trash files whose record is gone and purge expired trash."
+        "trash files whose record is gone, purge expired trash and remove temporary upload files "
+        "that killed workers left in FILES_UPLOAD_TEMP_DIR (untouched for an hour)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -41,6 +42,7 @@ class Command(BaseCommand):
             "missing_blobs": "report (bytes missing, row kept)",
             "ownerless_files": "trash file of a deleted record",
             "expired_trash": "purge expired trash",
+            "stale_upload_files": "remove temporary upload file left by a killed worker",
         }
         for field, action in actions.items():
             for item in getattr(report, field):
