@@ -12,13 +12,13 @@ import uuid
 from typing import Any
 
 from django.db import IntegrityError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from files.exceptions import FileOnHold
+from files.exceptions import DeleteNotPermitted, FileOnHold
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ def _error_response(exc: Exception, context: dict) -> Response | None:
         exc.detail = exceptions.ErrorDetail("Not authenticated", code=exc.detail.code)
     elif isinstance(exc, exceptions.PermissionDenied) and exc.detail == exceptions.PermissionDenied.default_detail:
         exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
-    elif isinstance(exc, ProtectedError):
+    elif isinstance(exc, DeleteNotPermitted):
+        exc = exceptions.PermissionDenied("Permission denied")
+    elif isinstance(exc, ProtectedError | RestrictedError):
         exc = Conflict()
     elif isinstance(exc, FileOnHold):
         exc = Conflict(str(exc))

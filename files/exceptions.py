@@ -24,3 +24,11 @@ class FileOnHold(Exception):
 
 class FileNotRestorable(Exception):
     """A restore refused: the file is not in the trash, or its record is gone."""
+
+
+class DeleteNotPermitted(Exception):
+    """A record's deletion refused: it would delete a file the user may not delete."""
+
+
+class UnattributedDelete(Exception):
+    """A record with live files deleted outside ``files.services.owner_delete``: who deleted them would be lost."""
