@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from files.exceptions import DeleteNotPermitted, FileOnHold
+from files.exceptions import DeleteNotPermitted, FileOnHold, UploadTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ def _error_response(exc: Exception, context: dict) -> Response | None:
         exc.detail = exceptions.ErrorDetail("Not authenticated", code=exc.detail.code)
     elif isinstance(exc, exceptions.PermissionDenied) and exc.detail == exceptions.PermissionDenied.default_detail:
         exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
+    elif isinstance(exc, UploadTooLarge):
+        exc = PayloadTooLarge(str(exc))
     elif isinstance(exc, DeleteNotPermitted):
         exc = exceptions.PermissionDenied("Permission denied")
     elif isinstance(exc, ProtectedError | RestrictedError):

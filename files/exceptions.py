@@ -1,5 +1,7 @@
 """Errors the files services raise; the API layer turns them into responses."""
 
+from django.core.exceptions import RequestDataTooBig
+
 
 class FileRejected(Exception):
     """An upload that will not be stored, with a stable ``code`` for clients."""
@@ -32,3 +34,12 @@ class DeleteNotPermitted(Exception):
 
 class UnattributedDelete(Exception):
     """A record with live files deleted outside ``files.services.owner_delete``: who deleted them would be lost."""
+
+
+class UploadTooLarge(RequestDataTooBig):
+    """A request's files over ``FILES_MAX_REQUEST_SIZE`` together, stopped while they stream in.
+
+    The API answers 413. It is a Django ``RequestDataTooBig`` so that
+    elsewhere (the admin, whose CSRF check reads the body before any view
+    runs) Django answers 400, as for a body over its own limits.
+    """

@@ -9,7 +9,7 @@ import pytest
 
 from demo import samples
 from files import conf
-from files.errors import PayloadTooLarge
+from files.exceptions import UploadTooLarge
 from files.models import File
 from files.uploads import HashingUploadHandler
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
@@ -379,7 +379,7 @@ def test_request_limit_stops_the_upload_while_it_streams_in(settings):
     handler.receive_data_chunk(b"b" * 30, 0)
     partial = handler.file.temporary_file_path()
 
-    with pytest.raises(PayloadTooLarge, match="limit of 100 bytes"):
+    with pytest.raises(UploadTooLarge, match="limit of 100 bytes"):
         handler.receive_data_chunk(b"b" * 30, 30)
 
     assert not os.path.exists(partial)
