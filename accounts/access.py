@@ -84,6 +84,18 @@ class ClinicPolicy(ModelPermissionPolicy):
         # No query for a user who reaches every record (the base policy asks the database).
         return _reaches(user_reach(user), type(record), record.pk)
 
+    def user_reaches_every_record(self, user) -> bool:
+        return user_reach(user).everything
+
+    def user_may_link(self, user, *, record, field: str, target) -> bool:
+        if not super().user_may_link(user, record=record, field=field, target=target):
+            return False
+        if record is None or _linked_pk(record, field) == target.pk:
+            return True
+        # Re-pointing an existing record moves it, and its files, to another record (an appointment to
+        # another patient): only for a user who reaches every record, never by a doctor between patients.
+        return user_reach(user).everything
+
     def user_has_permission_for_owner(self, user, action: str, owner) -> bool:
         return super().user_has_permission_for_owner(user, action, owner) and self.user_may_see_record(user, owner)
 
@@ -117,6 +129,11 @@ def _narrowed(reach: Reach, records: QuerySet) -> QuerySet:
         return records
     condition = reach.records(records.model)
     return records.filter(condition) if condition is not None else records.none()
+
+
+def _linked_pk(record, field: str):
+    """The primary key ``record``'s relation ``field`` points at now."""
+    return getattr(record, record._meta.get_field(field).attname)
 
 
 def _reaches(reach: Reach, model, pk) -> bool:

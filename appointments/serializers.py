@@ -1,14 +1,9 @@
-from rest_framework import serializers
-
 from appointments.models import Appointment
-from doctors.models import Doctor
-from files.serializers import FileSerializer, UUIDField
-from patients.models import Patient
+from clinic.serializers import RecordSerializer
+from files.serializers import FileSerializer
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), pk_field=UUIDField())
-    doctor = serializers.PrimaryKeyRelatedField(queryset=Doctor.objects.all(), pk_field=UUIDField())
+class AppointmentSerializer(RecordSerializer):
     files = FileSerializer(many=True, read_only=True)
 
     class Meta:

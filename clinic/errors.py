@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -58,7 +58,7 @@ def _as_api_exception(exc: Exception) -> Exception:
         exc.detail = exceptions.ErrorDetail("Not authenticated", code=exc.detail.code)
     elif isinstance(exc, exceptions.PermissionDenied) and exc.detail == exceptions.PermissionDenied.default_detail:
         exc.detail = exceptions.ErrorDetail("Permission denied", code=exc.detail.code)
-    elif isinstance(exc, ProtectedError):
+    elif isinstance(exc, ProtectedError | RestrictedError):
         return Conflict()
     elif isinstance(exc, IntegrityError):
         # Two requests racing for the same unique value: the loser's validation passed before the winner's insert.

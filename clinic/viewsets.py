@@ -8,6 +8,7 @@ from clinic.permissions import ModelPermissions
 from files import conf
 from files.errors import parse_uuid
 from files.models import File
+from files.services import owner_delete
 from files.views import FileOwnerViewSetMixin
 
 
@@ -42,3 +43,7 @@ class RecordViewSet(FileOwnerViewSetMixin, viewsets.ModelViewSet):
     def get_object(self):
         self.kwargs[self.lookup_field] = parse_uuid(self.kwargs[self.lookup_field], location="path", name="id")
         return super().get_object()
+
+    def perform_destroy(self, instance) -> None:
+        # The files go with the record, each only if the user may delete it, named as deleted by them.
+        owner_delete(owner=instance, deleted_by=self.request.user)

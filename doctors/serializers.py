@@ -1,10 +1,9 @@
-from rest_framework import serializers
-
+from clinic.serializers import RecordSerializer
 from doctors.models import Doctor
 from files.serializers import FileSerializer
 
 
-class DoctorSerializer(serializers.ModelSerializer):
+class DoctorSerializer(RecordSerializer):
     files = FileSerializer(many=True, read_only=True)
 
     class Meta:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rest_framework import exceptions, status
 
-from files.exceptions import FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
+from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
 from files.models import File
 
 FILE_NOT_FOUND = "File not found"
@@ -57,6 +57,8 @@ def api_exception(exc: Exception) -> Exception:
         return RequestValidationError({"file": [exceptions.ErrorDetail(exc.message, code=exc.code)]}, location="body")
     if isinstance(exc, FileOnHold):
         return OnHold(str(exc))
+    if isinstance(exc, DeleteNotPermitted):
+        return exceptions.PermissionDenied("Permission denied")
     if isinstance(exc, File.DoesNotExist):
         return exceptions.NotFound(FILE_NOT_FOUND)
     return exc

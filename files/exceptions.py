@@ -1,5 +1,7 @@
 """Errors the files core raises; each adapter (API, admin, commands) turns them into its own answers."""
 
+from django.core.exceptions import RequestDataTooBig
+
 
 class FileRejected(Exception):
     """An upload that will not be stored, with a stable ``code`` for clients."""
@@ -26,6 +28,18 @@ class FileNotRestorable(Exception):
     """A restore refused: the file is not in the trash, or its record is gone."""
 
 
-class UploadTooLarge(Exception):
-    """An upload refused while it streams in: a file over ``FILES_MAX_UPLOAD_SIZE``, or a request's files over
-    ``FILES_MAX_REQUEST_SIZE`` together."""
+class DeleteNotPermitted(Exception):
+    """A record's deletion refused: it would delete a file the user may not delete."""
+
+
+class UnattributedDelete(Exception):
+    """A record with live files deleted outside ``files.services.owner_delete``: who deleted them would be lost."""
+
+
+class UploadTooLarge(RequestDataTooBig):
+    """A request's files over ``FILES_MAX_REQUEST_SIZE`` together, stopped while they stream in.
+
+    The API answers 413. It is a Django ``RequestDataTooBig`` so that
+    elsewhere (the admin, whose CSRF check reads the body before any view
+    runs) Django answers 400, as for a body over its own limits.
+    """

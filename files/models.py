@@ -93,7 +93,7 @@ class OwnedFiles(GenericRelation):
 
     Django cascades a generic relation by deleting the rows; files are deleted
     through :func:`files.services.file_delete` instead (trash, bytes after
-    commit, legal hold), by the owner's ``pre_delete`` receiver.
+    commit, legal hold, who deleted), by the owner's ``pre_delete`` receiver.
     """
 
     def bulk_related_objects(self, objs, using="default"):
@@ -103,9 +103,10 @@ class OwnedFiles(GenericRelation):
 class FileOwner(models.Model):
     """Mixin for a model whose records own files.
 
-    It adds ``record.files`` and ``record.legal_hold``; deleting the record
-    deletes its files through :func:`files.services.file_delete`, like every
-    other delete, and a record on legal hold cannot be deleted.
+    It adds ``record.files`` and ``record.legal_hold``. A record with files
+    is deleted through :func:`files.services.owner_delete`, which deletes
+    its files as the user who deletes it, and refuses while it or one of
+    its files is on legal hold.
     """
 
     files = OwnedFiles(
@@ -118,13 +119,6 @@ class FileOwner(models.Model):
 
     class Meta:
         abstract = True
-
-    def delete(self, *args, **kwargs):
-        # Refuse before the ORM starts: a refusal from inside its deletion would doom the caller's transaction.
-        from files.services import owner_check_deletable
-
-        owner_check_deletable(owner=self)
-        return super().delete(*args, **kwargs)
 
 
 def owner_models() -> list[type[FileOwner]]:

@@ -55,6 +55,19 @@ class ModelPermissionPolicy:
         """May ``user`` see the record ``record`` (and so be told it exists)?"""
         return self.records_visible_to(user, type(record)._default_manager.filter(pk=record.pk)).exists()
 
+    def user_reaches_every_record(self, user) -> bool:
+        """Does ``user`` reach every record, so that telling them an id does not exist tells them nothing?"""
+        return True  # records_visible_to narrows nothing here
+
+    def user_may_link(self, user, *, record, field: str, target) -> bool:
+        """May ``user`` make the relation ``field`` of ``record`` (None: a record being created) point at ``target``?
+
+        By default when they reach ``target``: linking a record to another
+        (an appointment to a patient) must not make what the user may not
+        see reachable to them. A host policy may narrow it further.
+        """
+        return self.user_may_see_record(user, target)
+
     def files_visible_to(self, user, files: QuerySet[File]) -> QuerySet[File]:
         """Narrow ``files`` to those ``user`` may view."""
         if not self.user_has_permission(user, VIEW):

@@ -4,16 +4,17 @@ from django.db.models.signals import post_delete, pre_delete
 
 from files.downloads import forget_token
 from files.models import owner_models
-from files.services import files_delete_for_owner
+from files.services import owner_files_delete_with
 
 
 def delete_owner_files(sender, instance, **kwargs) -> None:
-    """Delete the files of a record that is being deleted, through the delete service.
+    """Delete the files of a record that is being deleted, as the user :func:`owner_delete` names.
 
     It runs inside the deletion's transaction, so the bytes go only if the
-    record's deletion commits.
+    record's deletion commits; a deletion outside ``owner_delete`` of a
+    record with files is refused (see :func:`owner_files_delete_with`).
     """
-    files_delete_for_owner(owner=instance)
+    owner_files_delete_with(owner=instance)
 
 
 def forget_deleted_token(sender, instance, **kwargs) -> None:

@@ -1,26 +1,36 @@
 """Every write to files: attach, delete (to the trash), restore, purge.
 
 Views, the admin, commands and the record cascade all come through here, so
-the rules (bytes before row, row gone before bytes, legal holds) hold on
-every path.
+the rules (bytes before row, row gone before bytes, legal holds, who
+deleted) hold on every path. A record with files is deleted through
+:func:`owner_delete`.
 """
 
+import contextvars
+import functools
 import hashlib
 import logging
+import operator
 import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
-from django.db import models, transaction
+from django.db import models, router, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from files import conf
 from files.audit import Action, Attempt
 from files.backends import move_blob
 from files.detection import Kind, detect_kind, extension_for
-from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
-from files.models import File
+from files.exceptions import DeleteNotPermitted, FileNotRestorable, FileOnHold, FileTooLarge, UnattributedDelete
+from files.models import File, FileOwner
+from files.permissions import DELETE
 from files.selectors import file_owner, files_expired_trash
 
 logger = logging.getLogger(__name__)
@@ -75,7 +85,7 @@ def file_delete(*, file: File, deleted_by=None) -> None:
     another request deleted the file first, :class:`FileOnHold` if the file
     or its record is on legal hold.
     """
-    _refuse_if_on_hold(file)
+    legal_hold_check(records=[file_owner(file)], files=[file], deleting="file")
     if not conf.trash_retention():
         _remove(file, live=True, action=Attempt(Action.DELETE).by(deleted_by))
     else:
@@ -104,7 +114,7 @@ def file_restore(*, file: File, restored_by=None) -> None:
 
 def file_purge(*, file: File, purged_by=None) -> None:
     """Remove a trashed ``file`` for good: its row now, its bytes once that commits."""
-    _refuse_if_on_hold(file)
+    legal_hold_check(records=[file_owner(file)], files=[file], deleting="file")
     _remove(file, live=False, action=Attempt(Action.PURGE).by(purged_by))
     logger.info("file purged", extra={"file_id": str(file.pk)})
 
@@ -121,37 +131,110 @@ def files_purge_expired(*, now=None) -> int:
     return count
 
 
-def owner_check_deletable(*, owner: models.Model) -> None:
-    """Raise :class:`FileOnHold` when the record, or one of its files, is on legal hold."""
-    if getattr(owner, "legal_hold", False):
-        raise FileOnHold("The record is under legal hold")
-    entity_type = ContentType.objects.get_for_model(owner)
-    if File.objects.filter(entity_type=entity_type, entity_id=owner.pk, legal_hold=True).exists():
-        raise FileOnHold("A file of the record is under legal hold")
+def legal_hold_check(*, records: Iterable[models.Model | None], files: Iterable[File], deleting: str) -> None:
+    """The legal-hold rule, run by every deletion and purge: nothing on hold goes.
 
-
-def files_delete_for_owner(*, owner: models.Model, deleted_by=None) -> int:
-    """Delete every file of ``owner`` through :func:`file_delete`; return how many.
-
-    Raises :class:`FileOnHold` when the record or one of its files is on legal hold.
+    ``records`` are the records deleted (``deleting="record"``) or the
+    owners of the files deleted (``deleting="file"``), ``files`` the files
+    deleted. Raises :class:`FileOnHold` naming what is held.
     """
-    owner_check_deletable(owner=owner)
-    entity_type = ContentType.objects.get_for_model(owner)
-    count = 0
-    for file in File.objects.filter(entity_type=entity_type, entity_id=owner.pk):
+    record_held, file_held = _HOLD_MESSAGES[deleting]
+    if any(getattr(record, "legal_hold", False) for record in records):
+        raise FileOnHold(record_held)
+    if any(file.legal_hold for file in files):
+        raise FileOnHold(file_held)
+
+
+_HOLD_MESSAGES = {
+    "file": ("The record that owns the file is under legal hold", "The file is under legal hold"),
+    "record": ("The record is under legal hold", "A file of the record is under legal hold"),
+}
+
+
+@dataclass(frozen=True)
+class _OwnerDeletion:
+    deleted_by: object
+
+
+#: Set by :func:`owner_delete` while the ORM deletes: the ``pre_delete`` receiver reads who deletes.
+_owner_deletion: contextvars.ContextVar[_OwnerDeletion | None] = contextvars.ContextVar(
+    "files_owner_deletion", default=None
+)
+
+
+def owner_delete(*, owner: models.Model, deleted_by) -> None:
+    """Delete the record ``owner``, every record the ORM deletes with it, and all their files, as ``deleted_by``.
+
+    Everything is checked before anything changes: the ORM's own refusals
+    (``ProtectedError``: other records still refer to it), the legal hold
+    (:class:`FileOnHold`), and ``deleted_by``'s right to delete each live
+    file that would go (:class:`DeleteNotPermitted`). Each file is then
+    deleted through :func:`file_delete`, so the audit trail and
+    ``deleted_by`` name the user, for cascaded records' files too.
+    """
+    records = _records_deleted_with(owner)
+    files = list(_live_files_of(records))
+    legal_hold_check(records=records, files=files, deleting="record")
+    policy = conf.permission_policy()
+    refused = next((f for f in files if not policy.user_has_permission_for_file(deleted_by, DELETE, f)), None)
+    if refused is not None:
+        raise DeleteNotPermitted(f"Deleting the record would delete the file {refused.name}, which you may not delete")
+    token = _owner_deletion.set(_OwnerDeletion(deleted_by=deleted_by))
+    try:
+        with transaction.atomic():
+            owner.delete()
+    finally:
+        _owner_deletion.reset(token)
+
+
+def owner_files_delete_with(*, owner: models.Model) -> None:
+    """The ``pre_delete`` side of a record's deletion: its live files go with it, named to whoever deletes.
+
+    Inside :func:`owner_delete`, each file is deleted as its ``deleted_by``.
+    A deletion outside it (a shell's ``record.delete()``, a stray
+    ``queryset.delete()``) would lose who deleted the files: it is refused
+    with :class:`UnattributedDelete` when the record has live files, and
+    with :class:`FileOnHold` when it is on hold. Raised from inside the
+    ORM's deletion, these also roll back the caller's transaction.
+    """
+    files = _live_files_of([owner])
+    deletion = _owner_deletion.get()
+    if deletion is None:
+        legal_hold_check(records=[owner], files=files, deleting="record")
+        if files.exists():
+            raise UnattributedDelete(
+                "A record with files is deleted through files.services.owner_delete, which names who deletes them"
+            )
+        return
+    for file in files:
         try:
-            file_delete(file=file, deleted_by=deleted_by)
+            file_delete(file=file, deleted_by=deletion.deleted_by)
         except File.DoesNotExist:
             continue  # deleted by someone else meanwhile: the outcome is the same
-        count += 1
-    return count
 
 
-def _refuse_if_on_hold(file: File) -> None:
-    if file.legal_hold:
-        raise FileOnHold("The file is under legal hold")
-    if getattr(file_owner(file), "legal_hold", False):
-        raise FileOnHold("The record that owns the file is under legal hold")
+def _records_deleted_with(owner: models.Model) -> list[models.Model]:
+    """``owner`` and every record owning files that the ORM would delete with it (its cascades)."""
+    collector = Collector(using=router.db_for_write(type(owner), instance=owner))
+    collector.collect([owner])  # raises ProtectedError / RestrictedError as the deletion itself would
+    records = [record for model, record in collector.instances_with_model() if _owns_files(model)]
+    # Models with no deletion receivers are deleted by query, without instances.
+    records += [record for query in collector.fast_deletes if _owns_files(query.model) for record in query]
+    return records
+
+
+def _owns_files(model) -> bool:
+    return issubclass(model, FileOwner)
+
+
+def _live_files_of(records: list[models.Model]) -> QuerySet[File]:
+    by_type = defaultdict(list)
+    for record in records:
+        by_type[ContentType.objects.get_for_model(record)].append(record.pk)
+    if not by_type:
+        return File.objects.none()
+    owned = [Q(entity_type=entity_type, entity_id__in=pks) for entity_type, pks in by_type.items()]
+    return File.objects.filter(functools.reduce(operator.or_, owned))
 
 
 def _remove(file: File, *, live: bool, action: Attempt) -> None:

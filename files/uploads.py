@@ -7,6 +7,7 @@ its files behind, and ``files_cleanup`` removes them (``files.reconcile``).
 """
 
 import hashlib
+import io
 import tempfile
 from pathlib import Path
 from typing import NoReturn
@@ -39,14 +40,28 @@ class HashedUploadedFile(TemporaryUploadedFile):
         UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
 
 
-class HashingUploadHandler(TemporaryFileUploadHandler):
-    """Writes each chunk to disk as it arrives and stops a file, or a request's files, over the size limits.
+class OversizedUpload(UploadedFile):
+    """A file part over ``FILES_MAX_UPLOAD_SIZE``: its name and size as sent, none of its bytes.
 
-    ``FILES_MAX_UPLOAD_SIZE`` bounds each file, ``FILES_MAX_REQUEST_SIZE`` the
-    request's files together (Django makes a handler per request). The request
-    is refused while the body streams in, not after it has all arrived; the
-    partial temporary file is removed at once, and Django closes (so removes)
-    the files already received.
+    Every upload path refuses it (``files.services.upload_check``): the API
+    with 413, a form (the admin's) with an error on the field.
+    """
+
+    def __init__(self, name: str, content_type: str, size: int) -> None:
+        super().__init__(io.BytesIO(), name, content_type, size)
+
+
+class HashingUploadHandler(TemporaryFileUploadHandler):
+    """Writes each chunk to disk as it arrives; stops a file, or a request's files, over the size limits.
+
+    ``FILES_MAX_UPLOAD_SIZE`` bounds each file: the bytes of a file over it
+    are not kept past the limit, and it arrives as an :class:`OversizedUpload`
+    that every upload path refuses, so that a form shows the error beside
+    the rest of what was sent. ``FILES_MAX_REQUEST_SIZE`` bounds the
+    request's files together (Django makes a handler per request): the
+    request is refused with :class:`UploadTooLarge` while the body streams
+    in; the partial temporary file is removed at once, and Django closes
+    (so removes) the files already received.
     """
 
     def __init__(self, request=None) -> None:
@@ -59,18 +74,23 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         self.file = HashedUploadedFile(self.file_name, self.content_type, 0, self.charset, self.content_type_extra)
         self.digest = hashlib.sha256()
         self.limit = conf.max_upload_size()
+        self.oversized = False
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         size = start + len(raw_data)
-        if size > self.limit:
-            self._stop(f"File is larger than the limit of {self.limit} bytes")
         if self.request_size + size > self.request_limit:
             self._stop(f"The request's files are larger than the limit of {self.request_limit} bytes together")
-        self.digest.update(raw_data)
-        self.file.write(raw_data)
+        if size > self.limit and not self.oversized:
+            self.oversized = True
+            TemporaryFileUploadHandler.upload_interrupted(self)  # its bytes so far are removed
+        if not self.oversized:
+            self.digest.update(raw_data)
+            self.file.write(raw_data)
 
-    def file_complete(self, file_size: int) -> HashedUploadedFile:
+    def file_complete(self, file_size: int) -> UploadedFile:
         self.request_size += file_size
+        if self.oversized:
+            return OversizedUpload(self.file_name, self.content_type, file_size)
         self.file.sha256 = self.digest.hexdigest()
         return super().file_complete(file_size)
 

@@ -1,10 +1,9 @@
-from rest_framework import serializers
-
+from clinic.serializers import RecordSerializer
 from files.serializers import FileSerializer
 from patients.models import Patient
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(RecordSerializer):
     files = FileSerializer(many=True, read_only=True)
 
     class Meta:

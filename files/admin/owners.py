@@ -1,13 +1,21 @@
 """A record's files on its own admin page: listed, and uploaded through the same service as the API."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from files import conf
-from files.exceptions import FileRejected
+from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
 from files.models import File
-from files.services import file_attach, upload_check
+from files.services import file_attach, owner_delete, upload_check
+
+#: Why :func:`owner_delete` refuses a record's deletion: shown to the admin, and nothing is deleted.
+DELETE_REFUSALS = (DeleteNotPermitted, FileOnHold, ProtectedError, RestrictedError)
 
 
 class FileInline(GenericTabularInline):
@@ -72,12 +80,38 @@ class FileUploadInline(GenericTabularInline):
 
 
 class FileOwnerAdmin(admin.ModelAdmin):
-    """Base admin of a record that owns files: its files inline, uploads, no delete while on legal hold."""
+    """Base admin of a record that owns files: its files inline, uploads, deletes through ``owner_delete``.
+
+    A deletion, single or bulk, is all or nothing: one refusal (a legal
+    hold, a file the user may not delete) is shown as an error and no
+    record is deleted.
+    """
 
     inlines = [FileInline, FileUploadInline]
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and not (obj and obj.legal_hold)
+    def delete_model(self, request, obj) -> None:
+        owner_delete(owner=obj, deleted_by=request.user)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for record in queryset:
+                owner_delete(owner=record, deleted_by=request.user)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            # Django runs the deletion in a transaction: a refusal rolls back its log entry too.
+            return super().delete_view(request, object_id, extra_context)
+        except DELETE_REFUSALS as refusal:
+            self.message_user(request, _refusal_message(refusal), messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+    def get_actions(self, request) -> dict:
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _, name, description = actions["delete_selected"]
+            actions[name] = (_delete_selected, name, description)
+        return actions
 
     def save_formset(self, request, form, formset, change) -> None:
         if not issubclass(formset.form, FileUploadForm):
@@ -94,3 +128,19 @@ class FileOwnerAdmin(admin.ModelAdmin):
         ]
         formset.changed_objects, formset.deleted_objects = [], []
         return None
+
+
+def _delete_selected(modeladmin, request, queryset):
+    """Django's "delete selected", all or nothing: a refusal is shown and no record is deleted."""
+    try:
+        with transaction.atomic():
+            return delete_selected(modeladmin, request, queryset)
+    except DELETE_REFUSALS as refusal:
+        modeladmin.message_user(request, _refusal_message(refusal), messages.ERROR)
+        return None
+
+
+def _refusal_message(refusal: Exception) -> str:
+    if isinstance(refusal, ProtectedError | RestrictedError):
+        return "Not deleted: other records still refer to it."
+    return f"Not deleted: {refusal}."

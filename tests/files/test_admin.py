@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.test import APIClient
 
 from demo import samples
@@ -181,3 +182,79 @@ def _inline_management(page) -> dict:
 
 def _upload_prefix(page) -> str:
     return next(f.formset.prefix for f in page.context["inline_admin_formsets"] if f.opts.verbose_name == "new file")
+
+
+# Oversized forms: answered, never a 500. The client checks CSRF like a browser's: that check reads the body first.
+
+
+@pytest.fixture
+def csrf_client(admin):
+    admin.is_staff = True
+    admin.save()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    return client
+
+
+def _record_page_form(client, patient, **uploads) -> tuple[str, dict]:
+    url = f"/admin/patients/patient/{patient.pk}/change/"
+    page = client.get(url)
+    form = {**_inline_management(page), "reg_number": patient.reg_number, "first_name": "A", "last_name": "B"}
+    form["csrfmiddlewaretoken"] = page.context["csrf_token"]
+    prefix = _upload_prefix(page)
+    form[f"{prefix}-0-upload_category"] = "document"
+    form[f"{prefix}-0-upload"] = SimpleUploadedFile("scan.png", samples.png_bytes(256, 256))
+    return url, {**form, **uploads}
+
+
+def test_record_page_refuses_a_file_over_the_upload_limit_as_a_form_error(csrf_client, patient, settings, storage):
+    settings.FILES_MAX_UPLOAD_SIZE = 100
+    url, form = _record_page_form(csrf_client, patient)
+
+    response = csrf_client.post(url, form)
+
+    assert response.status_code == 200
+    assert "File is larger than the limit of 100 bytes for document files" in response.content.decode()
+    assert not File.objects.exists()
+    assert PatientFactory._meta.model.objects.get(pk=patient.pk).first_name == patient.first_name
+
+
+@pytest.mark.parametrize("page", ["record", "files"])
+def test_admin_post_over_the_request_limit_is_400_and_changes_nothing(csrf_client, patient, settings, page):
+    settings.FILES_MAX_REQUEST_SIZE = 100
+    url, form = _record_page_form(csrf_client, patient)
+    if page == "files":
+        url = "/admin/files/file/"
+
+    response = csrf_client.post(url, form)
+
+    assert response.status_code == 400
+    assert not File.objects.exists()
+
+
+@pytest.mark.parametrize("limit", ["DATA_UPLOAD_MAX_NUMBER_FIELDS", "DATA_UPLOAD_MAX_NUMBER_FILES"])
+def test_admin_form_with_too_many_fields_or_files_is_400(csrf_client, patient, settings, limit):
+    setattr(settings, limit, 3)
+    extra = {f"x{n}": SimpleUploadedFile(f"{n}.png", samples.png_bytes()) for n in range(5)}
+    url, form = _record_page_form(csrf_client, patient, **extra)
+
+    response = csrf_client.post(url, form)
+
+    assert response.status_code == 400
+    assert not File.objects.exists()
+
+
+@pytest.mark.parametrize("limit", ["DATA_UPLOAD_MAX_NUMBER_FIELDS", "DATA_UPLOAD_MAX_NUMBER_FILES"])
+def test_api_upload_with_too_many_fields_or_files_is_400(admin, patient, settings, limit):
+    setattr(settings, limit, 3)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {admin.auth_token.key}")
+    parts = {f"x{n}": "1" for n in range(5)} | {
+        "file": [SimpleUploadedFile(f"{n}.png", samples.png_bytes()) for n in range(5)]
+    }
+
+    response = client.post(f"/api/patients/{patient.pk}/files/", parts)
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Bad request"}
+    assert not File.objects.exists()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
-from files.services import file_delete, file_purge, file_restore, files_purge_expired
+from files.services import file_delete, file_purge, file_restore, files_purge_expired, owner_delete
 from tests.factories import FileFactory, UserFactory
 
 
@@ -52,9 +52,9 @@ def test_restore_of_a_live_file_is_refused(png_file):
         file_restore(file=png_file)
 
 
-def test_restore_after_the_record_was_deleted_is_refused(png_file, commit):
+def test_restore_after_the_record_was_deleted_is_refused(png_file, commit, admin):
     with commit():
-        png_file.entity.delete()
+        owner_delete(owner=png_file.entity, deleted_by=admin)
 
     with pytest.raises(FileNotRestorable, match="no longer exists"):
         file_restore(file=trashed(png_file))

@@ -4,7 +4,9 @@ import pytest
 from django.db import transaction
 
 from demo import samples
+from files.exceptions import UnattributedDelete
 from files.models import File
+from files.services import file_delete, owner_delete
 from tests.factories import AppointmentFactory, FileFactory
 from tests.records.conftest import APPOINTMENTS, DOCTORS, PATIENTS
 
@@ -83,11 +85,11 @@ def test_deleted_files_are_no_longer_served(
 
 
 def test_rolled_back_deletion_keeps_rows_and_bytes(
-    record_type, record, owned_files, storage, django_capture_on_commit_callbacks
+    record_type, record, owned_files, storage, django_capture_on_commit_callbacks, admin
 ):
     pk = record.pk
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom), transaction.atomic():
-        record.delete()
+        owner_delete(owner=record, deleted_by=admin)
         assert _rows(owned_files) == 0  # deleted inside the transaction...
         raise Boom
 
@@ -97,14 +99,31 @@ def test_rolled_back_deletion_keeps_rows_and_bytes(
     assert _exist(storage, owned_files) == [True, True, True]
 
 
-def test_queryset_delete_also_deletes_files(
-    record_type, record, owned_files, storage, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("how", ["instance", "queryset"])
+def test_orm_delete_of_a_record_with_files_outside_owner_delete_is_refused_and_changes_nothing(
+    record_type, record, owned_files, storage, django_capture_on_commit_callbacks, how
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        record_type.model.objects.filter(pk=record.pk).delete()
+    # Who deleted the files would be lost: a shell or a stray queryset.delete() must name the user.
+    # The refusal comes from inside the ORM's deletion: it rolls back the transaction around it.
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(UnattributedDelete), transaction.atomic():
+        if how == "instance":
+            record.delete()
+        else:
+            record_type.model.objects.filter(pk=record.pk).delete()
 
-    assert _rows(owned_files) == 0
-    assert _exist(storage, owned_files) == [False, False, False]
+    assert record_type.model.objects.filter(pk=record.pk).exists()
+    assert _rows(owned_files) == 3
+    assert _exist(storage, owned_files) == [True, True, True]
+
+
+def test_orm_delete_of_a_record_without_live_files_needs_no_service(record_type, record, admin):
+    trashed = FileFactory(owner=record)
+    file_delete(file=trashed, deleted_by=admin)
+
+    record_type.model.objects.filter(pk=record.pk).delete()
+
+    assert not record_type.model.objects.filter(pk=record.pk).exists()
+    assert File.all_objects.get(pk=trashed.pk).deleted_by == admin  # the trash keeps who deleted it
 
 
 def test_record_without_files_is_deleted_without_touching_storage(
