@@ -151,10 +151,14 @@ class FileOwnerViewSetMixin(FilesAPIView):
         return Response(files[0] if len(files) == 1 else files, status=201)
 
     def audit_attempt(self, request) -> Attempt | None:
-        """A refused upload, for the audit trail (the record, when it exists)."""
-        if self.action != "files" or request.method != "POST":
+        """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""
+        if self.action == "files" and request.method == "POST":
+            attempt = Attempt(Action.UPLOAD)
+        elif self.action == "destroy":
+            attempt = Attempt(Action.DELETE)
+        else:
             return None
-        attempt = Attempt(Action.UPLOAD).by(request.user)
+        attempt.by(request.user)
         with contextlib.suppress(ValueError):
             # The record asked for, found or not, allowed or not.
             attempt.on_record(self.get_queryset().model(pk=uuid.UUID(str(self.kwargs[self.lookup_field]))))

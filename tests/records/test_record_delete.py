@@ -70,6 +70,15 @@ def test_receptionist_deleting_an_appointment_with_files_gets_403_and_nothing_ch
     assert _unchanged(prescription, storage)
 
 
+def test_a_refused_record_deletion_is_on_the_audit_trail_under_its_user(receptionist, client_for, prescription):
+    client_for(receptionist).delete(APPOINTMENTS.detail_url(prescription.entity_id))
+
+    event = AuditEvent.objects.get(action="delete", outcome="refused")
+    assert (event.user_id, event.status, event.record_type) == (str(receptionist.pk), 403, "appointments.appointment")
+    assert event.record_id == prescription.entity_id
+    assert event.detail == "Permission denied"
+
+
 def test_receptionist_deletes_an_appointment_without_files(receptionist, client_for, db):
     appointment = AppointmentFactory()
 
