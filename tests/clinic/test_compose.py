@@ -505,16 +505,86 @@ def test_the_internal_location_answers_store_errors_in_the_apis_format(mounted_c
         assert answer.args[0] == (code if code in {"404", "416"} else "502")
 
 
-def test_uploads_stream_to_the_app_with_room_above_its_limit(mounted_conf):
+def _size(value: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    value = value.lower()
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+def _seconds(value: str) -> int:
+    units = {"s": 1, "m": 60}
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value)
+
+
+# What keeps slow clients from holding gunicorn's threads (tests/clinic/test_slow_clients.py runs it).
+SLOW_CLIENT_DIRECTIVES = [
+    "proxy_request_buffering",
+    "client_body_buffer_size",
+    "client_body_temp_path",
+    "client_max_body_size",
+    "client_body_timeout",
+    "client_header_timeout",
+    "send_timeout",
+    "keepalive_timeout",
+    "limit_conn",
+    "limit_conn_status",
+]
+
+
+@pytest.mark.parametrize("path", NGINX_CONFS, ids=lambda path: path.name)
+def test_uploads_are_read_whole_by_nginx_with_room_above_the_apps_request_limit(path):
     from files import conf
 
-    server = server_of(mounted_conf)
-    assert server.one("proxy_request_buffering").args == ["off"]
-    size = server.one("client_max_body_size").args[0].lower()
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    limit = int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
-    # The app's own limit (compose leaves FILES_MAX_UPLOAD_SIZE at its default) answers 413 first.
-    assert conf.max_upload_size() + 1024**2 <= limit <= 2 * conf.max_upload_size()
+    server = server_of(parse_nginx(path.read_text()))
+    assert server.one("proxy_request_buffering").args == ["on"]
+    assert server.one("client_body_temp_path").args[0].startswith("/")
+    limit = _size(server.one("client_max_body_size").args[0])
+    # The app's own limit (compose leaves FILES_MAX_REQUEST_SIZE at its default) answers 413 first.
+    assert conf.max_request_size() + 1024**2 <= limit <= 1.25 * conf.max_request_size()
+
+
+@pytest.mark.parametrize("path", NGINX_CONFS, ids=lambda path: path.name)
+def test_slow_clients_time_out_but_a_scan_over_a_poor_line_does_not(path):
+    conf = parse_nginx(path.read_text())
+    server = server_of(conf)
+    # Between two reads or writes: a 50 MB scan at 256 kbit/s (26 minutes) gets 32 kB a second.
+    for name in ["client_body_timeout", "send_timeout"]:
+        assert 30 <= _seconds(server.one(name).args[0]) <= 120, name
+    assert 10 <= _seconds(server.one("client_header_timeout").args[0]) <= 60
+    assert _seconds(server.one("keepalive_timeout").args[0]) <= 30
+    zone = conf.one("limit_conn_zone").args
+    assert zone[0] == "$binary_remote_addr"
+    assert server.one("limit_conn").args[0] == zone[1].removeprefix("zone=").split(":")[0]
+    # A clinic's workstations behind one address, and the test's sixty slow uploads, fit.
+    assert int(server.one("limit_conn").args[1]) >= 100
+    app = location(conf, "/")
+    assert _seconds(app.one("proxy_connect_timeout").args[0]) <= 10
+    assert _seconds(app.one("proxy_read_timeout").args[0]) >= 60
+
+
+def test_both_nginx_configs_treat_slow_clients_alike():
+    local, s3 = (server_of(parse_nginx(path.read_text())) for path in NGINX_CONFS)
+    for name in SLOW_CLIENT_DIRECTIVES:
+        assert local.values(name) == s3.values(name), name
+
+
+@pytest.mark.parametrize("path", NGINX_CONFS, ids=lambda path: path.name)
+def test_nginx_own_refusals_are_in_the_apis_format(path):
+    server = server_of(parse_nginx(path.read_text()))
+    named = {" ".join(loc.args): loc for loc in server.all("location")}
+    pages = {code: d.args[-1] for d in server.all("error_page") for code in d.args[:-2]}
+    assert {"413", "429", "502", "504"} <= set(pages)
+    assert server.one("limit_conn_status").args == ["429"]
+    for target in pages.values():
+        answer = named[target]
+        assert answer.one("default_type").args == ["application/json"]
+        assert answer.one("return").args[1].startswith('{"detail": ')
+
+
+def test_nginx_buffers_uploads_on_a_volume(compose, services, mounted_conf):
+    temp = server_of(mounted_conf).one("client_body_temp_path").args[0]
+    volume = [source for source, target, _ in mounts(services["nginx"]) if target == temp]
+    assert volume and volume[0] in compose["volumes"]
 
 
 def test_the_proxy_passes_the_clients_host_with_its_port(mounted_conf):
@@ -537,6 +607,8 @@ def test_nginx_configs_are_valid(path, tmp_path):
         return  # no binary on this machine: the structure above is what is checked
     # nginx -t resolves upstream host names: the compose services' names point at loopback here.
     site = re.sub(r"\b(app|minio):(\d+)", r"127.0.0.1:\2", path.read_text())
+    # The image's folder for buffered bodies, which nginx would create: one of the test's own instead.
+    site = re.sub(r"client_body_temp_path \S+;", f"client_body_temp_path {tmp_path}/client_body;", site)
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"

@@ -1,0 +1,375 @@
+"""Slow clients cannot take the service down: the shipped nginx config in front of the shipped gunicorn config.
+
+A real nginx runs deploy/nginx.conf, changed only where this machine differs
+(the upstream's address, the listening port, the files' root, the body's
+temporary folder: see ``shipped_site``), in front of a real gunicorn running
+gunicorn.conf.py with 1 worker of 4 threads, against the test database.
+Sixty uploads sending their body a byte a second must not slow ``/healthz``
+or a signed download; the control shows that twenty of them stop the same
+gunicorn when nothing is in front of it.
+"""
+
+import getpass
+import http.client
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pytest
+from django.db import connection
+
+from demo import samples
+from files import signing
+from tests.factories import FileFactory, PatientFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
+# The rows must be committed: gunicorn, another process, reads them.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+# Few threads, so that the attack stops a bare gunicorn with a handful of connections.
+GUNICORN_ENV = {
+    "GUNICORN_WORKERS": "1",
+    "GUNICORN_THREADS": "4",
+    "GUNICORN_ACCESS_LOG": "",
+    "GUNICORN_GRACEFUL_TIMEOUT": "1",
+}
+SLOW_UPLOADS = 60
+ATTACK_SECONDS = 9
+POLL_EVERY = 0.5
+FAST_ENOUGH = 1.0
+# How long a request may take before it counts as unanswered; every wait of the test is bounded.
+GIVE_UP_AFTER = 3.0
+STARTUP_SECONDS = 30
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
+
+
+def skip_outside_ci(reason: str) -> None:
+    """Skip here, fail in CI: there a skip may not stand in for the test."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI must run this test)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next((p for p in ["/usr/sbin/nginx"] if Path(p).exists()), None)
+    if found is None:
+        skip_outside_ci("nginx is not installed (scripts/test installs Debian's nginx package)")
+    return found
+
+
+@pytest.fixture
+def database_url() -> str:
+    """The test database, for gunicorn's process: only a server database is shared between processes."""
+    if connection.vendor != "postgresql":
+        skip_outside_ci("another process reaches the test database only on PostgreSQL")
+    db = connection.settings_dict
+    credentials = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Answer:
+    status: int | None  # None: no answer within GIVE_UP_AFTER
+    body: bytes
+    seconds: float
+
+
+def get(port: int, path: str, *, timeout: float = GIVE_UP_AFTER) -> Answer:
+    """One GET on a new connection, timed."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read()
+        return Answer(response.status, body, time.perf_counter() - started)
+    except OSError:  # a timeout, or a refused or reset connection
+        return Answer(None, b"", time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
+@contextmanager
+def running(command: list[str], *, env: dict[str, str], log: Path, port: int) -> Iterator[int]:
+    """A server process, answering ``/healthz`` on ``port`` before the block runs; stopped after it."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 (fixed arguments: this machine's nginx, this venv's gunicorn)
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        _wait_until_answering(process, port, log)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # its own session: the server and its workers only
+            process.wait(timeout=10)
+
+
+def _wait_until_answering(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{process.args[0]} exited with {process.returncode}:\n{log.read_text()}")
+        if get(port, "/healthz", timeout=1).status == 200:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{process.args[0]} did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def gunicorn(database_url, tmp_path, settings):
+    """The shipped gunicorn.conf.py on a loopback port, serving the test database and this test's files."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **GUNICORN_ENV,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "FILES_BACKEND": "local",
+        "FILES_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        "FILES_SERVE_MODE": "accel",
+        "FILES_CLIENT_ADDRESS_HEADER": "HTTP_X_REAL_IP",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    }
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "clinic.wsgi"]
+    with running(command, env=env, log=tmp_path / "gunicorn.log", port=port):
+        yield port
+
+
+def shipped_site(*, app_port: int, port: int, files_root: Path, body_temp: Path) -> str:
+    """deploy/nginx.conf with only what differs on this machine replaced, each replacement checked."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    replacements = {
+        "server app:8000;": f"server 127.0.0.1:{app_port};",
+        "listen 80;": f"listen 127.0.0.1:{port};",
+        "alias /data/files/;": f"alias {files_root}/;",
+        "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {body_temp};",
+    }
+    for shipped, here in replacements.items():
+        assert site.count(shipped) == 1, f"deploy/nginx.conf no longer has {shipped!r} once"
+        site = site.replace(shipped, here)
+    return site
+
+
+@pytest.fixture
+def nginx(nginx_binary, gunicorn, tmp_path, settings):
+    """A real nginx with the shipped site config in front of ``gunicorn``."""
+    port = free_port()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    site = shipped_site(
+        app_port=gunicorn,
+        port=port,
+        files_root=Path(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        body_temp=prefix / "body",
+    )
+    (prefix / "site.conf").write_text(site)
+    # What the image's own nginx.conf provides around a conf.d site; as root, workers run as this user
+    # (they read the test's files, which only their owner may).
+    (prefix / "nginx.conf").write_text(
+        f"daemon off;\nuser {getpass.getuser()};\nworker_processes 1;\npid {prefix}/nginx.pid;\n"
+        f"error_log {prefix}/error.log;\nevents {{ worker_connections 1024; }}\n"
+        f"http {{\n    default_type application/octet-stream;\n    proxy_temp_path {prefix}/proxy;\n"
+        f"    fastcgi_temp_path {prefix}/fastcgi;\n    uwsgi_temp_path {prefix}/uwsgi;\n"
+        f"    scgi_temp_path {prefix}/scgi;\n    access_log off;\n    include {prefix}/site.conf;\n}}\n"
+    )
+    command = [nginx_binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
+    with running(command, env=dict(os.environ), log=prefix / "stdout.log", port=port):
+        yield port
+
+
+class SlowUploads:
+    """``count`` authenticated uploads whose body comes a byte a second, sent from one thread; closed on exit."""
+
+    def __init__(self, port: int, *, count: int, path: str, token: str) -> None:
+        self.port, self.count, self.path, self.token = port, count, path, token
+        self.sockets: list[socket.socket] = []
+        self.bytes_sent: dict[int, int] = {}
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._drip, daemon=True)
+
+    def __enter__(self) -> "SlowUploads":
+        head = (
+            f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Token {self.token}\r\n"
+            "Content-Type: multipart/form-data; boundary=slow\r\nContent-Length: 1000000\r\n\r\n"
+            '--slow\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n\r\n'
+        ).encode()
+        try:
+            for _ in range(self.count):
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=GIVE_UP_AFTER)
+                self.sockets.append(sock)
+                sock.sendall(head)
+                self.bytes_sent[sock.fileno()] = 0
+        except BaseException:
+            self._close()
+            raise
+        self._thread.start()
+        return self
+
+    def _drip(self) -> None:
+        while not self._stop.wait(1.0):
+            for sock in self.sockets:
+                try:
+                    sock.send(b"%")
+                    self.bytes_sent[sock.fileno()] += 1
+                except OSError as error:
+                    self.errors.append(repr(error))
+
+    def still_waiting(self) -> int:
+        """How many connections have received nothing: not answered, refused or closed by the server."""
+        readable, _, _ = select.select(self.sockets, [], [], 0)
+        return len(self.sockets) - len(readable)
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._close()
+
+    def _close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+@pytest.fixture
+def upload_path():
+    return f"/api/patients/{PatientFactory().pk}/files/"
+
+
+@pytest.fixture
+def user():
+    return UserFactory(role="admin")
+
+
+@pytest.fixture
+def token(user):
+    return user.auth_token.key
+
+
+@pytest.fixture
+def signed_download(user):
+    """``(path and query, bytes)`` of a stored file's signed URL, as the API gives it to ``user``."""
+    content = samples.pdf_bytes("Scan of a knee")
+    file = FileFactory(name="knee.pdf", content=content)
+    query = signing.sign(
+        file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension, issued_to=str(user.pk)
+    )
+    return f"/static/{file.path}?{query}", content
+
+
+def poll_while(port: int, download: str) -> list[tuple[str, Answer]]:
+    """``/healthz`` and a download every POLL_EVERY seconds for ATTACK_SECONDS."""
+    answers = []
+    deadline = time.monotonic() + ATTACK_SECONDS
+    while time.monotonic() < deadline:
+        answers.append(("healthz", get(port, "/healthz")))
+        answers.append(("download", get(port, download)))
+        time.sleep(POLL_EVERY)
+    return answers
+
+
+def test_sixty_slow_uploads_through_nginx_leave_healthz_and_downloads_answering_within_a_second(
+    nginx, upload_path, token, signed_download
+):
+    download, content = signed_download
+
+    with SlowUploads(nginx, count=SLOW_UPLOADS, path=upload_path, token=token) as attack:
+        answers = poll_while(nginx, download)
+        waiting = attack.still_waiting()
+
+    # The attack ran all along: every connection open, unanswered, a byte a second.
+    assert attack.errors == []
+    assert waiting == SLOW_UPLOADS
+    assert min(attack.bytes_sent.values()) >= ATTACK_SECONDS - 2
+    expected = {"healthz": json.dumps({"status": "ok"}).encode(), "download": content}
+    for name, answer in answers:
+        assert (name, answer.status, answer.body) == (name, 200, expected[name])
+    assert len(answers) >= 2 * ATTACK_SECONDS
+    slowest = max(answer.seconds for _, answer in answers)
+    assert slowest < FAST_ENOUGH, f"the slowest answer took {slowest:.3f} s"
+
+
+def test_twenty_slow_uploads_stop_the_same_gunicorn_without_nginx(gunicorn, upload_path, token):
+    # The control: what nginx protects against happens with the same settings.
+    assert get(gunicorn, "/healthz").status == 200
+
+    with SlowUploads(gunicorn, count=20, path=upload_path, token=token):
+        time.sleep(1)  # the four threads take the first four uploads and wait for their bodies
+        stalled = get(gunicorn, "/healthz")
+    recovered = get(gunicorn, "/healthz")
+
+    assert stalled.status is None, f"healthz answered {stalled.status} in {stalled.seconds:.3f} s"
+    assert stalled.seconds >= GIVE_UP_AFTER - 0.1
+    assert recovered.status == 200  # the threads came back when the slow clients left
+
+
+def test_an_upload_through_nginx_reaches_the_app_whole(nginx, upload_path, token):
+    content = samples.pdf_bytes("Lab report " * 30_000)
+    assert len(content) > 128 * 1024  # over client_body_buffer_size: buffered in a temporary file
+    boundary = "b0undary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="report.pdf"\r\n'
+            f"Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    conn = http.client.HTTPConnection("127.0.0.1", nginx, timeout=30)
+    conn.request(
+        "POST",
+        upload_path,
+        body=body,
+        headers={"Authorization": f"Token {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    response = conn.getresponse()
+    answer = json.loads(response.read())
+    conn.close()
+
+    assert response.status == 201, answer
+    url = urlsplit(answer["url"])
+    stored = get(nginx, f"{url.path}?{url.query}")
+    assert (url.port, stored.status, stored.body) == (nginx, 200, content)
+
+
+def test_a_body_over_nginx_limit_is_refused_413_in_the_apis_format(nginx, upload_path, token):
+    with socket.create_connection(("127.0.0.1", nginx), timeout=GIVE_UP_AFTER) as sock:
+        sock.sendall(
+            f"POST {upload_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
+            f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {200 * 1024**2}\r\n\r\n".encode()
+        )
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        body = response.read()
+
+    assert response.status == 413
+    assert response.getheader("Content-Type") == "application/json"
+    assert json.loads(body) == {"detail": "Request body is too large"}
