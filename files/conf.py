@@ -11,6 +11,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
+from files.kinds import KINDS
+
 #: Categories a file may be filed under (the File object's ``type``).
 DEFAULT_CATEGORIES = ("document", "image", "profile", "report", "prescription", "scan", "other")
 
@@ -123,10 +125,6 @@ def max_image_pixels() -> int:
     return int(getattr(settings, "FILES_MAX_IMAGE_PIXELS", 50_000_000))
 
 
-#: Every kind of file the service recognises, by the names ``FILES_ALLOWED_KINDS``
-#: uses; what a category it does not name accepts.
-ALL_KINDS = ("png", "jpeg", "pdf", "doc", "docx")
-
 #: ``FILES_ALLOWED_KINDS``' default: photos are images, other categories take all kinds.
 DEFAULT_ALLOWED_KINDS = {"profile": ("png", "jpeg"), "image": ("png", "jpeg")}
 
@@ -134,13 +132,14 @@ DEFAULT_ALLOWED_KINDS = {"profile": ("png", "jpeg"), "image": ("png", "jpeg")}
 def allowed_kinds(category: str) -> tuple[str, ...]:
     """``FILES_ALLOWED_KINDS``: the kinds of file, detected from the bytes, that ``category`` accepts.
 
-    The setting maps a category to names among :data:`ALL_KINDS`; a category
-    it does not name accepts them all.
+    The setting maps a category to names among :data:`files.kinds.KINDS`; a
+    category it does not name accepts them all.
     """
-    kinds = tuple(getattr(settings, "FILES_ALLOWED_KINDS", DEFAULT_ALLOWED_KINDS).get(category, ALL_KINDS))
-    if not kinds or not set(kinds) <= set(ALL_KINDS):
+    every = tuple(KINDS)
+    kinds = tuple(getattr(settings, "FILES_ALLOWED_KINDS", DEFAULT_ALLOWED_KINDS).get(category, every))
+    if not kinds or not set(kinds) <= set(every):
         raise ImproperlyConfigured(
-            f"FILES_ALLOWED_KINDS[{category!r}] must list kinds among {', '.join(ALL_KINDS)}, not {kinds!r}"
+            f"FILES_ALLOWED_KINDS[{category!r}] must list kinds among {', '.join(every)}, not {kinds!r}"
         )
     return kinds
 

@@ -8,7 +8,6 @@ and a file that is also something else (a polyglot) is refused.
 """
 
 import zipfile
-from dataclasses import dataclass
 
 import olefile
 from django.core.files.uploadedfile import UploadedFile
@@ -16,32 +15,7 @@ from PIL import ImageFile, JpegImagePlugin, PngImagePlugin
 
 from files import conf
 from files.exceptions import FileRejected
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str  # as FILES_ALLOWED_KINDS names it
-    label: str
-    media_type: str
-    extensions: tuple[str, ...]  # the first is the one given to a name without one
-    signature: bytes  # how every file of this kind starts
-
-
-PNG = Kind("png", "PNG image", "image/png", (".png",), b"\x89PNG\r\n\x1a\n")
-JPEG = Kind("jpeg", "JPEG image", "image/jpeg", (".jpg", ".jpeg"), b"\xff\xd8\xff")
-PDF = Kind("pdf", "PDF document", "application/pdf", (".pdf",), b"%PDF-")
-# Every OLE compound file starts like a .doc, and every ZIP archive like a .docx: their checks tell.
-DOC = Kind("doc", "Word document", "application/msword", (".doc",), b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-DOCX = Kind(
-    "docx",
-    "Word document",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    (".docx",),
-    b"PK\x03\x04",
-)
-
-#: Every kind, by its name.
-KINDS = {kind.name: kind for kind in (PNG, JPEG, PDF, DOC, DOCX)}
+from files.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
 
 
 class _NotThisKind(Exception):
@@ -54,7 +28,7 @@ def detect_kind(upload: UploadedFile, category: str | None = None) -> Kind:
     With a ``category``, only the kinds ``FILES_ALLOWED_KINDS`` gives it are
     accepted; any other is refused from its first bytes, before it is parsed.
     """
-    allowed = conf.ALL_KINDS if category is None else conf.allowed_kinds(category)
+    allowed = tuple(KINDS) if category is None else conf.allowed_kinds(category)
     accepted = [kind for kind in KINDS.values() if kind.name in allowed]
     upload.seek(0)
     head = upload.read(8)

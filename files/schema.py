@@ -12,6 +12,8 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serial
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from files.kinds import KINDS
+
 SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
 SEED_ENTITY_ID = "019ec9e7-70fc-70e1-9be7-039fdb5efc3e"
 
@@ -107,13 +109,7 @@ class AutoSchema(openapi.AutoSchema):
         return errors
 
 
-_FILE_MEDIA_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "application/pdf",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-)
+_FILE_MEDIA_TYPES = tuple(kind.media_type for kind in KINDS.values())
 _DOWNLOAD_HEADERS = (
     ("Range", "`bytes=first-last`, several comma-separated (206); outside the file 416; malformed, ignored"),
     ("If-Range", "The ETag: the Range applies only while the file is unchanged"),

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageFile
 
 from demo import samples
-from files import conf
+from files import conf, schema
 from files.detection import DOC, DOCX, JPEG, KINDS, PDF, PNG, detect_kind
 from files.exceptions import FileRejected
 
@@ -41,8 +41,15 @@ def test_every_kind_is_detected_from_its_bytes(content, kind):
     assert detect_kind(upload(content)) == kind
 
 
-def test_kinds_are_the_names_the_setting_uses():
-    assert tuple(KINDS) == conf.ALL_KINDS
+def test_a_category_the_setting_does_not_name_accepts_every_kind_of_the_registry(settings):
+    settings.FILES_ALLOWED_KINDS = {}
+
+    assert conf.allowed_kinds("report") == tuple(KINDS)
+
+
+def test_the_kinds_are_listed_in_one_module_only():
+    assert not hasattr(conf, "ALL_KINDS")
+    assert tuple(kind.media_type for kind in KINDS.values()) == schema._FILE_MEDIA_TYPES
 
 
 def test_unknown_type_names_every_kind_accepted():
