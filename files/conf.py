@@ -144,6 +144,15 @@ def allowed_kinds(category: str) -> tuple[str, ...]:
     return kinds
 
 
+def max_image_text_size() -> int:
+    """``FILES_MAX_IMAGE_TEXT_SIZE``: the most bytes of text metadata a PNG may hold, decompressed (256 KiB).
+
+    Its text chunks are read, and ``zTXt`` inflated, no further than this:
+    a compressed text bomb is refused after this many bytes.
+    """
+    return int(getattr(settings, "FILES_MAX_IMAGE_TEXT_SIZE", 256 * 1024))
+
+
 def max_files_per_request() -> int:
     """``FILES_MAX_FILES_PER_REQUEST``: how many ``file`` parts one upload may carry."""
     return int(getattr(settings, "FILES_MAX_FILES_PER_REQUEST", 20))

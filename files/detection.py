@@ -16,6 +16,7 @@ from PIL import ImageFile, JpegImagePlugin, PngImagePlugin
 from files import conf
 from files.exceptions import FileRejected
 from files.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
+from files.png import png_chunks, png_metadata_texts
 
 
 class _NotThisKind(Exception):
@@ -129,8 +130,26 @@ def _check_pdf(upload: UploadedFile) -> None:
         raise _invalid(PDF)
 
 
-#: What starts a web page or a script: a browser that sniffs (one without ``nosniff``) reads the first kilobyte.
-_MARKUP = (b"<html", b"<script", b"<svg", b"<!doctype html", b"<body", b"<iframe", b"<object", b"<embed")
+#: What browsers take for a web page when it starts a file (after white space), each followed by
+#: a space or ">" (the WHATWG MIME Sniffing Standard's HTML patterns), and XML, which may hold a page.
+_PAGE_TAGS = (b"<!doctype html", b"<html", b"<head", b"<script", b"<iframe", b"<h1", b"<div", b"<font", b"<table")
+_PAGE_TAGS += (b"<a", b"<style", b"<title", b"<b", b"<body", b"<br", b"<p", b"<!--")
+_PAGE_STARTS = (*(tag + end for tag in _PAGE_TAGS for end in (b" ", b">")), b"<?xml")
+#: Markup looked for anywhere in the first kilobyte (older browsers and viewers sniff past the
+#: start) and in PNG text. Each is five bytes or more but <svg: shorter ones would turn up by
+#: chance in compressed data, in one photo in thousands.
+_MARKUP = (
+    *(b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<svg", b"<object", b"<embed"),
+    *(b"<title", b"<style", b"<meta", b"<table", b"<font", b"<form", b"<img ", b"<link", b"<base"),
+    *(b"javascript:", b"http://www.w3.org/1999/xhtml", b"http://www.w3.org/2000/svg"),
+)
+_WHITE_SPACE = b"\t\n\x0c\r "
+
+
+def _is_markup(data: bytes) -> bool:
+    """Would a browser that sniffs take ``data``, a file's start or a text, for a page, an image or a script?"""
+    data = data.lower()
+    return data.lstrip(_WHITE_SPACE).startswith(_PAGE_STARTS) or any(marker in data for marker in _MARKUP)
 
 
 def _check_not_polyglot(upload: UploadedFile, kind: Kind) -> None:
@@ -140,12 +159,14 @@ def _check_not_polyglot(upload: UploadedFile, kind: Kind) -> None:
     and harmful as the other; nothing a clinic files needs to be both.
     """
     upload.seek(0)
-    if any(marker in upload.read(1024).lower() for marker in _MARKUP):
+    if _is_markup(upload.read(1024)):
         raise _polyglot(kind, "a web page or script")
     if kind in (PNG, JPEG, PDF) and zipfile.is_zipfile(upload):
         raise _polyglot(kind, "an archive")
     if kind is PNG and _png_trailer(upload):
         raise _polyglot(kind, "data after its end")
+    if kind is PNG and any(_is_markup(text) for text in png_metadata_texts(upload, budget=conf.max_image_text_size())):
+        raise _polyglot(kind, "a web page or script")
     if kind is JPEG and _has_markup_at_the_end(upload):
         raise _polyglot(kind, "a web page or script")
 
@@ -155,14 +176,9 @@ def _polyglot(kind: Kind, what: str) -> FileRejected:
 
 
 def _png_trailer(upload: UploadedFile) -> bytes:
-    """What follows a PNG's IEND chunk (its chunks are walked by their lengths)."""
-    upload.seek(len(PNG.signature))
-    while header := upload.read(8):
-        length, chunk_type = int.from_bytes(header[:4], "big"), header[4:]
-        upload.seek(length + 4, 1)  # the data and its CRC
-        if chunk_type == b"IEND":
-            return upload.read(1)
-    return b""
+    """What follows a PNG's IEND chunk."""
+    chunk_types = [chunk_type for chunk_type, _ in png_chunks(upload)]
+    return upload.read(1) if chunk_types[-1:] == [b"IEND"] else b""
 
 
 def _has_markup_at_the_end(upload: UploadedFile) -> bool:
@@ -170,8 +186,7 @@ def _has_markup_at_the_end(upload: UploadedFile) -> bool:
 
     Bytes after a JPEG's end are common (phones append depth maps and
     previews), so their presence proves nothing; markup does. Only markers of
-    five bytes and more are looked for in the compressed data: a shorter one
-    would turn up by chance in one photo in thousands.
+    five bytes and more are looked for in 64 KiB of compressed data.
     """
     upload.seek(max(upload.size - 65536, 0))
     tail = upload.read().lower()

@@ -168,6 +168,13 @@ PNG_BYTES, JPEG_BYTES = _noisy("PNG"), _noisy("JPEG")
 PDF_BYTES = samples.pdf_bytes("Discharge summary " * 80)
 
 
+def _png_with_chunk(chunk_type: bytes, data: bytes, png: bytes | None = None) -> bytes:
+    """``png`` (a small one by default) with a chunk inserted right before IEND, the image still valid."""
+    png = png or samples.png_bytes()
+    chunk = chunk_type + data
+    return png[:-12] + struct.pack(">I", len(data)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + png[-12:]
+
+
 def _png_with_text_chunk(text: bytes) -> bytes:
     """A PNG with a tEXt chunk right after IHDR: markup within its first kilobyte, the image still valid."""
     png = samples.png_bytes()
@@ -175,6 +182,15 @@ def _png_with_text_chunk(text: bytes) -> bytes:
     text_chunk = struct.pack(">I", len(chunk) - 4) + chunk + struct.pack(">I", zlib.crc32(chunk))
     ihdr_end = 8 + 4 + 4 + 13 + 4
     return png[:ihdr_end] + text_chunk + png[ihdr_end:]
+
+
+def _ztxt(text: bytes) -> bytes:
+    return b"Comment\x00\x00" + zlib.compress(text, 9)
+
+
+def _itxt(text: bytes) -> bytes:
+    """A compressed iTXt chunk's data: keyword, compression flag and method, language, translated keyword."""
+    return b"Description\x00\x01\x00en\x00\x00" + zlib.compress(text, 9)
 
 
 @pytest.mark.parametrize(
@@ -198,6 +214,87 @@ def test_polyglot_is_refused(content, message):
     error = rejection(content)
 
     assert (error.code, error.message) == ("polyglot_file", message)
+
+
+def _jpeg_with_comment(comment: bytes) -> bytes:
+    """A JPEG with a COM segment right after its start: markup in its first kilobyte, the image still valid."""
+    jpeg = samples.jpeg_bytes()
+    return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(comment) + 2) + comment + jpeg[2:]
+
+
+def _docx_with_stored_part(name: str, content: bytes) -> bytes:
+    """A Word document whose first member, stored uncompressed, is ``content``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(samples.docx_bytes())) as source, zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(name, content)
+        for item in source.infolist():
+            archive.writestr(item, source.read(item))
+    return out.getvalue()
+
+
+MARKUP_UP_FRONT = {
+    "pdf-script-in-text": samples.pdf_bytes("<script>alert(1)</script>"),
+    "pdf-svg-in-text": samples.pdf_bytes("<SVG onload=alert(1)>"),
+    "pdf-iframe-in-text": samples.pdf_bytes("<iframe src=//evil>"),
+    "jpeg-comment-script": _jpeg_with_comment(b"<ScRiPt>alert(1)</script>"),
+    "jpeg-comment-xml-svg": _jpeg_with_comment(b'<?xml version="1.0"?><svg onload="alert(1)"/>'),
+    "jpeg-comment-body": _jpeg_with_comment(b"<body onload=alert(1)>"),
+    "png-text-head": _png_with_text_chunk(b"<head><meta http-equiv=refresh content=0;url=//evil>"),
+    "png-text-xhtml": _png_with_text_chunk(b'<x:script xmlns:x="http://www.w3.org/1999/xhtml">'),
+    "docx-stored-html": _docx_with_stored_part("page.html", b"<!DOCTYPE html><script>alert(1)</script>"),
+}
+
+
+@pytest.mark.parametrize("content", MARKUP_UP_FRONT.values(), ids=MARKUP_UP_FRONT.keys())
+def test_markup_anywhere_in_the_first_kilobyte_of_any_kind_is_refused(content):
+    assert rejection(content).code == "polyglot_file"
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        (b"zTXt", _ztxt(PAGE)),
+        (b"iTXt", _itxt(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>")),
+        (b"tEXt", b"Comment\x00" + PAGE),
+    ],
+    ids=["ztxt-compressed-page", "itxt-compressed-svg", "text-past-the-first-kilobyte"],
+)
+def test_png_with_markup_in_a_text_chunk_anywhere_is_refused(chunk):
+    content = _png_with_chunk(*chunk, png=PNG_BYTES)
+    assert PAGE not in content[:1024] and b"<svg" not in content[:1024]
+
+    error = rejection(content)
+
+    assert (error.code, error.message) == (
+        "polyglot_file",
+        "File is a PNG image with a web page or script hidden in it",
+    )
+
+
+def test_png_text_chunk_bomb_is_refused_without_inflating_it(settings):
+    bomb = _png_with_chunk(b"zTXt", _ztxt(b"a" * 50_000_000))
+    assert len(bomb) < 100_000
+
+    error = rejection(bomb)
+
+    assert (error.code, error.message) == ("metadata_too_large", "Image has more text metadata than the limit allows")
+
+
+def test_png_text_limit_follows_the_setting(settings):
+    content = _png_with_chunk(b"iTXt", _itxt(b"x" * 5000))
+
+    settings.FILES_MAX_IMAGE_TEXT_SIZE = 6000
+    assert detect_kind(upload(content)) is PNG
+    settings.FILES_MAX_IMAGE_TEXT_SIZE = 4000
+    assert rejection(content).code == "metadata_too_large"
+
+
+def test_png_with_a_huge_text_chunk_is_refused():
+    assert rejection(_png_with_chunk(b"tEXt", b"Comment\x00" + b"x" * 300_000)).code == "metadata_too_large"
+
+
+def test_png_with_harmless_compressed_text_is_accepted():
+    assert detect_kind(upload(_png_with_chunk(b"zTXt", _ztxt(b"Scanned at reception, 3 pages")))) is PNG
 
 
 def test_jpeg_with_a_trailer_that_is_not_markup_is_accepted():
