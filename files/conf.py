@@ -153,6 +153,25 @@ def max_image_text_size() -> int:
     return int(getattr(settings, "FILES_MAX_IMAGE_TEXT_SIZE", 256 * 1024))
 
 
+def max_archive_size() -> int:
+    """``FILES_MAX_ARCHIVE_SIZE``: the most bytes a .docx's parts may hold together, uncompressed (200 MiB)."""
+    return int(getattr(settings, "FILES_MAX_ARCHIVE_SIZE", 200 * 1024 * 1024))
+
+
+def max_archive_members() -> int:
+    """``FILES_MAX_ARCHIVE_MEMBERS``: the most parts a .docx may hold (2000)."""
+    return int(getattr(settings, "FILES_MAX_ARCHIVE_MEMBERS", 2000))
+
+
+def max_compression_ratio() -> int:
+    """``FILES_MAX_COMPRESSION_RATIO``: how many times a .docx part past 1 MiB may have been compressed (100).
+
+    Text compresses some ten times, images not at all; a part that
+    inflates a thousandfold is a bomb.
+    """
+    return int(getattr(settings, "FILES_MAX_COMPRESSION_RATIO", 100))
+
+
 def max_files_per_request() -> int:
     """``FILES_MAX_FILES_PER_REQUEST``: how many ``file`` parts one upload may carry."""
     return int(getattr(settings, "FILES_MAX_FILES_PER_REQUEST", 20))

@@ -16,6 +16,7 @@ from PIL import ImageFile, JpegImagePlugin, PngImagePlugin
 from files import conf
 from files.exceptions import FileRejected
 from files.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
+from files.office import NotAWordDocument, docx_check
 from files.png import png_chunks, png_metadata_texts
 
 
@@ -195,14 +196,9 @@ def _has_markup_at_the_end(upload: UploadedFile) -> bool:
 
 def _check_docx(upload: UploadedFile) -> None:
     try:
-        with zipfile.ZipFile(upload) as archive:
-            names = set(archive.namelist())
-    except zipfile.BadZipFile:
-        raise _invalid(DOCX) from None
-    if "[Content_Types].xml" not in names or "word/document.xml" not in names:
-        raise _NotThisKind
-    if "word/vbaProject.bin" in names:
-        raise FileRejected("Documents with macros are not accepted", code="macro_document")
+        docx_check(upload, invalid=_invalid(DOCX))
+    except NotAWordDocument:
+        raise _NotThisKind from None
 
 
 def _check_doc(upload: UploadedFile) -> None:

@@ -304,3 +304,152 @@ def test_jpeg_with_a_trailer_that_is_not_markup_is_accepted():
 
 def test_png_with_a_harmless_text_chunk_is_accepted():
     assert detect_kind(upload(_png_with_text_chunk(b"Scanned at reception"))) is PNG
+
+
+# Word documents: judged by their package's content types and relationships, and unpacked under limits.
+
+RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _docx(parts: dict[str, bytes | str]) -> bytes:
+    """The sample Word document with ``parts`` (by name) added or replaced."""
+    parts = dict(parts)
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(samples.docx_bytes())) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for item in source.infolist():
+            archive.writestr(item.filename, parts.pop(item.filename, None) or source.read(item))
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _content_types(*overrides: tuple[str, str]) -> str:
+    """The sample's [Content_Types].xml with (part name, content type) overrides added."""
+    with zipfile.ZipFile(io.BytesIO(samples.docx_bytes())) as archive:
+        types = archive.read("[Content_Types].xml").decode()
+    added = "".join(f'<Override PartName="{part}" ContentType="{content_type}"/>' for part, content_type in overrides)
+    return types.replace("</Types>", f"{added}</Types>")
+
+
+def _rels(*relationships: tuple[str, str, str]) -> str:
+    """A .rels part with (type, target, target mode) relationships."""
+    items = "".join(
+        f'<Relationship Id="rId{number}" Type="{kind}" Target="{target}"{mode and f" TargetMode={mode!r}"}/>'
+        for number, (kind, target, mode) in enumerate(relationships, start=1)
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{RELS}">{items}</Relationships>'
+
+
+VBA = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
+DOCUMENT_RELS, SETTINGS_RELS = "word/_rels/document.xml.rels", "word/_rels/settings.xml.rels"
+HOSTILE_DOCX = {
+    "vba-content-type-under-another-name": (
+        {
+            "[Content_Types].xml": _content_types(("/word/notes.bin", "application/vnd.ms-office.vbaProject")),
+            "word/notes.bin": b"\0" * 64,
+        },
+        "macro_document",
+    ),
+    "vba-relationship-under-another-name": (
+        {DOCUMENT_RELS: _rels((VBA, "notes.bin", "")), "word/notes.bin": b"\0" * 64},
+        "macro_document",
+    ),
+    "macro-enabled-main-part": (
+        {
+            "[Content_Types].xml": _content_types(
+                ("/word/document.xml", "application/vnd.ms-word.document.macroEnabled.main+xml")
+            )
+        },
+        "macro_document",
+    ),
+    "attached-macro-template": (
+        {SETTINGS_RELS: _rels((f"{OFFICE_RELS}/attachedTemplate", "template.dotm", ""))},
+        "macro_document",
+    ),
+    "activex-content-type": (
+        {
+            "[Content_Types].xml": _content_types(
+                ("/word/activeX/activeX1.xml", "application/vnd.ms-office.activeX+xml")
+            )
+        },
+        "active_content",
+    ),
+    "ole-object-relationship": (
+        {DOCUMENT_RELS: _rels((f"{OFFICE_RELS}/oleObject", "embeddings/oleObject1.bin", ""))},
+        "active_content",
+    ),
+    "remote-template": (
+        {SETTINGS_RELS: _rels((f"{OFFICE_RELS}/attachedTemplate", "https://evil.example/t.dotx", "External"))},
+        "external_reference",
+    ),
+    "remote-image": (
+        {DOCUMENT_RELS: _rels((f"{OFFICE_RELS}/image", "file://evil.example/share/x.png", "External"))},
+        "external_reference",
+    ),
+    "entity-expansion": (
+        {"[Content_Types].xml": '<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaa">]><Types>&a;</Types>'},
+        "invalid_file",
+    ),
+}
+
+
+@pytest.mark.parametrize(("parts", "code"), HOSTILE_DOCX.values(), ids=HOSTILE_DOCX.keys())
+def test_word_document_that_runs_code_or_reaches_out_is_refused(parts, code):
+    assert rejection(_docx(parts)).code == code
+
+
+def test_word_document_with_a_hyperlink_is_accepted():
+    # A hyperlink is followed only when the reader clicks it, never when the document opens.
+    hyperlink = (f"{OFFICE_RELS}/hyperlink", "https://clinic.example/", "External")
+
+    assert detect_kind(upload(_docx({DOCUMENT_RELS: _rels(hyperlink)}))) is DOCX
+
+
+def test_zip_bomb_part_is_refused_by_its_compression_ratio():
+    bomb = _docx({"word/media/image1.png": bytes(20 * 1024 * 1024)})
+    assert len(bomb) < 100_000
+
+    error = rejection(bomb)
+
+    assert (error.code, error.message) == (
+        "archive_bomb",
+        "Archive is too large once unpacked: a part compressed more than 100 times",
+    )
+
+
+def _understating(archive: bytes, name: bytes, declared: int) -> bytes:
+    """``archive`` with ``name``'s uncompressed size written as ``declared`` in its local and central headers."""
+    patched = bytearray(archive)
+    for signature, name_at, size_at in ((b"PK\x03\x04", 30, 22), (b"PK\x01\x02", 46, 24)):
+        start = patched.index(signature)
+        while patched[start + name_at : start + name_at + len(name)] != name:
+            start = patched.index(signature, start + 4)
+        patched[start + size_at : start + size_at + 4] = declared.to_bytes(4, "little")
+    return bytes(patched)
+
+
+def test_zip_part_whose_headers_understate_its_size_is_refused_after_reading_only_that_much():
+    archive = _docx({"word/media/big.bin": bytes(5 * 1024 * 1024)})
+
+    assert rejection(_understating(archive, b"word/media/big.bin", 100)).code == "invalid_file"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "parts"),
+    [
+        ("FILES_MAX_ARCHIVE_SIZE", 50_000, {"word/media/image1.png": SEEDED.randbytes(60_000)}),
+        ("FILES_MAX_ARCHIVE_MEMBERS", 5, {f"word/media/image{n}.png": b"x" for n in range(3)}),
+        ("FILES_MAX_COMPRESSION_RATIO", 1, {"word/media/image1.png": SEEDED.randbytes(600_000).hex()}),
+    ],
+    ids=["total-size", "members", "ratio"],
+)
+def test_archive_limits_follow_the_settings(settings, setting, value, parts):
+    content = _docx(parts)
+    assert detect_kind(upload(content)) is DOCX
+    setattr(settings, setting, value)
+
+    assert rejection(content).code == "archive_bomb"
