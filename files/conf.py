@@ -172,6 +172,16 @@ def max_compression_ratio() -> int:
     return int(getattr(settings, "FILES_MAX_COMPRESSION_RATIO", 100))
 
 
+def max_pdf_objects() -> int:
+    """``FILES_MAX_PDF_OBJECTS``: the most objects a PDF may hold to be checked for active content (100000)."""
+    return int(getattr(settings, "FILES_MAX_PDF_OBJECTS", 100_000))
+
+
+def pdf_check_seconds() -> float:
+    """``FILES_PDF_CHECK_SECONDS``: how long reading a PDF's objects for active content may take (10 s)."""
+    return float(getattr(settings, "FILES_PDF_CHECK_SECONDS", 10))
+
+
 def max_files_per_request() -> int:
     """``FILES_MAX_FILES_PER_REQUEST``: how many ``file`` parts one upload may carry."""
     return int(getattr(settings, "FILES_MAX_FILES_PER_REQUEST", 20))

@@ -17,6 +17,7 @@ from files import conf
 from files.exceptions import FileRejected
 from files.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
 from files.office import NotAWordDocument, docx_check
+from files.pdf import pdf_check_active_content
 from files.png import png_chunks, png_metadata_texts
 
 
@@ -43,6 +44,8 @@ def detect_kind(upload: UploadedFile, category: str | None = None) -> Kind:
     try:
         _check_structure(upload, kind)
         _check_not_polyglot(upload, kind)
+        if kind is PDF:
+            pdf_check_active_content(upload, invalid=_invalid(PDF))
     except _NotThisKind:
         raise _unsupported(accepted, category) from None
     finally:

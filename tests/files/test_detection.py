@@ -10,6 +10,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageFile
+from pypdf import PdfReader, PdfWriter
+from pypdf.actions import JavaScript
 
 from demo import samples
 from files import conf, schema
@@ -453,3 +455,107 @@ def test_archive_limits_follow_the_settings(settings, setting, value, parts):
     setattr(settings, setting, value)
 
     assert rejection(content).code == "archive_bomb"
+
+
+# PDFs: read object by object (object streams too) for content that runs or opens by itself.
+
+
+def _pdf_with_object_stream(catalog: bytes) -> bytes:
+    """A PDF whose catalog lies in a compressed object stream, listed by a cross-reference stream.
+
+    A byte grep sees none of the catalog's names; a PDF reader does.
+    """
+    body = b"2 0 << /Type /Catalog /Pages 3 0 R " + catalog + b" >>"
+    first = body.index(b"<<")
+    stream = zlib.compress(body)
+    out = bytearray(b"%PDF-1.5\n")
+    offsets = {1: len(out)}
+    out += b"1 0 obj\n<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n" % (
+        first,
+        len(stream),
+    )
+    out += stream + b"\nendstream\nendobj\n"
+    offsets[3] = len(out)
+    out += b"3 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    offsets[4] = len(out)
+    rows = b"\x00\x00\x00\x00\x00\xff\xff"
+    rows += b"\x01" + struct.pack(">IH", offsets[1], 0)
+    rows += b"\x02" + struct.pack(">IH", 1, 0)
+    rows += b"\x01" + struct.pack(">IH", offsets[3], 0)
+    rows += b"\x01" + struct.pack(">IH", offsets[4], 0)
+    out += b"4 0 obj\n<< /Type /XRef /Size 5 /Root 2 0 R /W [1 4 2] /Length %d >>\nstream\n" % len(rows)
+    out += rows + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % offsets[4]
+    return bytes(out)
+
+
+def _written(build) -> bytes:
+    """A PDF made by pypdf's writer from the sample, after ``build(writer)``."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(samples.pdf_bytes())))
+    build(writer)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+JAVASCRIPT = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+ACTIVE_PDFS = {
+    "open-action-javascript-in-object-stream": _pdf_with_object_stream(b"/OpenAction " + JAVASCRIPT),
+    "names-javascript-in-object-stream": _pdf_with_object_stream(b"/Names << /JavaScript << /Names [(a) 9 0 R] >> >>"),
+    "open-action-javascript": _written(lambda writer: writer.add_open_action(JavaScript("app.alert(1);"))),
+    "embedded-file": _written(lambda writer: writer.add_attachment("invoice.exe", b"MZ\x90\x00")),
+    "open-action-launch": samples.pdf_bytes(catalog=b"/OpenAction << /S /Launch /F (cmd.exe) >> "),
+    "open-action-uri": samples.pdf_bytes(catalog=b"/OpenAction << /S /URI /URI (https://evil.example/) >> "),
+    "additional-actions": samples.pdf_bytes(catalog=b"/AA << /WC " + JAVASCRIPT + b" >> "),
+    "hex-escaped-javascript": samples.pdf_bytes(catalog=b"/OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >> "),
+    "xfa-form": samples.pdf_bytes(catalog=b"/AcroForm << /Fields [] /XFA [] >> "),
+    "rich-media": samples.pdf_bytes(catalog=b"/Extra << /Type /RichMedia >> "),
+}
+
+
+@pytest.mark.parametrize("content", ACTIVE_PDFS.values(), ids=ACTIVE_PDFS.keys())
+def test_pdf_with_active_content_is_refused(content):
+    error = rejection(content)
+
+    assert (error.code, error.message) == (
+        "active_content",
+        "PDF documents with scripts, actions run on opening or embedded files are not accepted",
+    )
+
+
+def test_pdf_javascript_in_an_object_stream_is_invisible_to_a_byte_grep():
+    assert b"JavaScript" not in ACTIVE_PDFS["open-action-javascript-in-object-stream"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        samples.pdf_bytes(catalog=b"/OpenAction [3 0 R /Fit] "),
+        samples.pdf_bytes(catalog=b"/OpenAction << /S /GoTo /D [3 0 R /Fit] >> "),
+        _pdf_with_object_stream(b"/PageMode /UseOutlines"),
+        _written(lambda writer: writer.encrypt(user_password="", owner_password="owner", algorithm="AES-128")),
+    ],
+    ids=["open-at-a-page", "go-to-a-page", "object-stream", "encrypted-without-a-password"],
+)
+def test_pdf_without_active_content_is_accepted(content):
+    assert detect_kind(upload(content)) is PDF
+
+
+def test_pdf_that_needs_a_password_is_refused_as_unreadable():
+    content = _written(lambda writer: writer.encrypt(user_password="secret", algorithm="AES-128"))
+
+    assert rejection(content).code == "invalid_file"
+
+
+def test_pdf_a_reader_cannot_parse_is_refused_as_invalid():
+    assert rejection(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R\nstartxref\n9\n%%EOF\n").code == "invalid_file"
+
+
+def test_pdf_over_the_object_limit_is_refused_as_too_complex(settings):
+    settings.FILES_MAX_PDF_OBJECTS = 4
+
+    error = rejection(samples.pdf_bytes())
+
+    assert (error.code, error.message) == (
+        "pdf_too_complex",
+        "PDF document is too complex to check: more than 4 objects",
+    )
