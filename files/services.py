@@ -26,6 +26,7 @@ from files.selectors import file_owner, files_expired_trash
 logger = logging.getLogger(__name__)
 
 _NAME_LIMIT = 255
+_EXTENSION_LIMIT = 8  # the longest ending taken for an extension, to be replaced by the detected one
 
 
 def file_attach(*, owner: models.Model, upload: UploadedFile, category: str, uploaded_by=None) -> File:
@@ -196,20 +197,25 @@ def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, categor
 
 
 def clean_file_name(name: str, extension: str) -> str:
-    """The client's file name made safe to keep and show.
+    """The client's file name made safe to keep and show, ending in ``extension``, the detected kind's.
 
     Path parts, control and format characters (bidi overrides among them) are
-    dropped, white space is folded and the length capped; a name that is left
-    empty becomes ``file`` with the file's extension.
+    dropped, white space is folded and the length capped. A name ending in
+    another extension has it replaced (a PDF sent as ``x.exe`` is kept and
+    served as ``x.pdf``), one with none gets it (``blob`` becomes
+    ``blob.pdf``), and one left empty becomes ``file`` with it.
     """
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(char for char in name if unicodedata.category(char)[0] not in {"C", "Z"} or char == " ")
     name = " ".join(name.split()).strip(". ")
-    if len(name) > _NAME_LIMIT:
-        _, dot, suffix = name.rpartition(".")
-        keep = f"{dot}{suffix}" if dot and len(suffix) < 16 else ""
-        name = name[: _NAME_LIMIT - len(keep)] + keep
-    return name or f"file{extension}"
+    if name.lower().endswith(extension):
+        stem, ending = name[: -len(extension)], name[-len(extension) :]  # the client's spelling: ".JPG"
+    else:
+        stem, dot, suffix = name.rpartition(".")
+        if not (dot and stem and suffix.isalnum() and len(suffix) <= _EXTENSION_LIMIT):
+            stem = name  # no extension to replace: "Dr. Smith letter" does not end in ". Smith letter"
+        ending = extension
+    return (stem[: _NAME_LIMIT - len(ending)] or "file") + ending
 
 
 def _sha256(upload: UploadedFile) -> str:

@@ -37,7 +37,6 @@ def upload_url(record) -> str:
         ("report.pdf", samples.pdf_bytes(), ".pdf", "application/pdf"),
         ("letter.doc", samples.doc_bytes(), ".doc", "application/msword"),
         ("letter.docx", samples.docx_bytes(), ".docx", DOCX),
-        ("blob", samples.pdf_bytes(), ".pdf", "application/pdf"),
     ],
 )
 def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient, name, content, extension, media_type):
@@ -58,6 +57,20 @@ def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient,
         "created_at": data["created_at"],
     }
     assert file.sha256 == hashlib.sha256(content).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("name", "stored_name"),
+    [("invoice.exe", "invoice.pdf"), ("blob", "blob.pdf"), ("report.PDF", "report.PDF"), ("x.html", "x.pdf")],
+)
+def test_stored_and_served_name_carries_the_extension_of_the_detected_kind(admin_client, patient, name, stored_name):
+    data = admin_client.post(upload_url(patient), {"file": named(name, samples.pdf_bytes())}).json()
+
+    response = admin_client.get(data["url"] + "&download=1")
+
+    assert (data["name"], data["mime_type"]) == (stored_name, ".pdf")
+    assert File.objects.get().name == stored_name
+    assert f'filename="{stored_name}"' in response["Content-Disposition"]
 
 
 def test_uploaded_file_is_served_back_unchanged(admin_client, patient):
