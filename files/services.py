@@ -20,6 +20,7 @@ from files.audit import Action, Attempt
 from files.backends import move_blob
 from files.detection import Kind, detect_kind, extension_for
 from files.exceptions import FileNotRestorable, FileOnHold, FileTooLarge
+from files.metadata import upload_without_metadata
 from files.models import File
 from files.selectors import file_owner, files_expired_trash
 
@@ -46,15 +47,16 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
     if category not in conf.categories():
         raise ValueError(f"Unknown file category {category!r}")
     entity_type = ContentType.objects.get_for_model(owner)
-    files = [_new_file(entity_type, owner.pk, upload, category, uploaded_by) for upload in uploads]
+    checked = [_new_file(entity_type, owner.pk, upload, category, uploaded_by) for upload in uploads]
+    files = [file for file, _ in checked]
     storage = conf.storage()
     # Names that may hold bytes of this call: a save that fails half-way can leave a partial file behind.
     touched: list[str] = []
     try:
-        for file, upload in zip(files, uploads, strict=True):
-            upload.seek(0)
+        for file, content in checked:
+            content.seek(0)
             touched.append(file.path)
-            file.storage_name = storage.save(file.path, upload)
+            file.storage_name = storage.save(file.path, content)
             touched[-1] = file.storage_name
         with transaction.atomic():
             File.objects.bulk_create(files)
@@ -180,9 +182,13 @@ def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str]:
     return kind, extension_for(kind, upload.name or "")
 
 
-def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by) -> File:
+def _new_file(
+    entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by
+) -> tuple[File, UploadedFile]:
+    """The row for ``upload`` and the bytes to store: a photo's without its identifying metadata."""
     kind, extension = upload_check(upload=upload, category=category)
     client_name = upload.name or ""
+    content = upload_without_metadata(upload, kind)
     return File(
         entity_type=entity_type,
         entity_id=entity_id,
@@ -190,10 +196,10 @@ def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, categor
         extension=extension,
         media_type=kind.media_type,
         name=clean_file_name(client_name, extension),
-        size=upload.size,
-        sha256=getattr(upload, "sha256", None) or _sha256(upload),
+        size=content.size,
+        sha256=getattr(content, "sha256", None) or _sha256(content),
         uploaded_by=uploaded_by,
-    )
+    ), content
 
 
 def clean_file_name(name: str, extension: str) -> str:
