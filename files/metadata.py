@@ -8,6 +8,8 @@ Kept: what displays the image right (Orientation, rewritten as the only EXIF
 tag, the ICC colour profile, JFIF and Adobe colour markers).
 """
 
+import struct
+
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from PIL import Image, JpegImagePlugin, PngImagePlugin
 
@@ -41,8 +43,11 @@ def _orientation(upload: UploadedFile, kind: Kind) -> bytes | None:
     """An EXIF body (TIFF, no ``Exif`` prefix) holding only the image's Orientation, if it has one but upright."""
     upload.seek(0)
     image_file = JpegImagePlugin.JpegImageFile if kind is JPEG else PngImagePlugin.PngImageFile
-    with image_file(upload) as image:
-        orientation = image.getexif().get(_ORIENTATION)
+    try:
+        with image_file(upload) as image:
+            orientation = image.getexif().get(_ORIENTATION)
+    except (OSError, SyntaxError, ValueError, struct.error):
+        orientation = None  # unreadable EXIF: dropped with the rest, the photo shown as stored
     if orientation in (None, 1):
         return None
     exif = Image.Exif()

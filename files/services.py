@@ -169,26 +169,27 @@ def _remove(file: File, *, live: bool, action: Attempt) -> None:
         transaction.on_commit(partial(_delete_bytes, name), robust=True)
 
 
-def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str]:
-    """The kind and stored extension of ``upload`` as a ``category`` file, or :class:`FileRejected`.
+def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str, UploadedFile]:
+    """The kind, stored extension and bytes to store of ``upload`` as a ``category`` file, or :class:`FileRejected`.
 
     The one set of checks every upload path runs (API, admin): the
-    category's size limit, then its allowed kinds, read from the bytes.
+    category's size limit, then its allowed kinds, read from the bytes; the
+    bytes to store are a photo's without its identifying metadata (rewriting
+    them can refuse a file too, so a form shows that before saving).
     """
     limit = conf.max_upload_size_for(category)
     if upload.size > limit:
         raise FileTooLarge(limit, category=category)
     kind = detect_kind(upload, category)
-    return kind, extension_for(kind, upload.name or "")
+    return kind, extension_for(kind, upload.name or ""), upload_without_metadata(upload, kind)
 
 
 def _new_file(
     entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by
 ) -> tuple[File, UploadedFile]:
-    """The row for ``upload`` and the bytes to store: a photo's without its identifying metadata."""
-    kind, extension = upload_check(upload=upload, category=category)
+    """The row for ``upload`` and the bytes to store."""
+    kind, extension, content = upload_check(upload=upload, category=category)
     client_name = upload.name or ""
-    content = upload_without_metadata(upload, kind)
     return File(
         entity_type=entity_type,
         entity_id=entity_id,
