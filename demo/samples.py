@@ -20,12 +20,15 @@ def jpeg_bytes(width: int = 64, height: int = 64, color: tuple[int, int, int] = 
     return _image_bytes("JPEG", width, height, color)
 
 
-def pdf_bytes(text: str = "Lab report") -> bytes:
-    """A one-page PDF showing ``text`` (ASCII), with a correct cross-reference table."""
+def pdf_bytes(text: str = "Lab report", *, catalog: bytes = b"") -> bytes:
+    """A one-page PDF showing ``text`` (ASCII), with a correct cross-reference table.
+
+    ``catalog`` adds entries to its catalog (tests make hostile PDFs with it).
+    """
     safe = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
     stream = f"BT /F1 18 Tf 72 720 Td ({safe}) Tj ET".encode("ascii")
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R %s>>" % catalog,
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
         b" /Resources << /Font << /F1 5 0 R >> >> >>",

@@ -16,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
+from files.kinds import KINDS
+
 _MiB = 1024 * 1024
 
 
@@ -38,6 +40,13 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_MAX_UPLOAD_SIZES": {"profile": 5 * _MiB, "image": 20 * _MiB},
         "FILES_MAX_REQUEST_SIZE": 100 * _MiB,
         "FILES_MAX_IMAGE_PIXELS": 50_000_000,
+        "FILES_MAX_IMAGE_TEXT_SIZE": 256 * 1024,
+        # Word files (.docx are ZIP archives) and PDFs, read part by part and object by object.
+        "FILES_MAX_ARCHIVE_SIZE": 200 * _MiB,
+        "FILES_MAX_ARCHIVE_MEMBERS": 2000,
+        "FILES_MAX_COMPRESSION_RATIO": 100,
+        "FILES_MAX_PDF_OBJECTS": 100_000,
+        "FILES_PDF_CHECK_SECONDS": 10,
         # Photos are images; other categories take every kind.
         "FILES_ALLOWED_KINDS": {"profile": ("png", "jpeg"), "image": ("png", "jpeg")},
         "FILES_MAX_FILES_PER_REQUEST": 20,
@@ -183,23 +192,57 @@ def max_image_pixels() -> int:
     return int(setting("FILES_MAX_IMAGE_PIXELS"))
 
 
-#: Every kind of file the service recognises, by the names ``FILES_ALLOWED_KINDS``
-#: uses; what a category it does not name accepts.
-ALL_KINDS = ("png", "jpeg", "pdf", "doc", "docx")
-
-
 def allowed_kinds(category: str) -> tuple[str, ...]:
     """``FILES_ALLOWED_KINDS``: the kinds of file, detected from the bytes, that ``category`` accepts.
 
-    The setting maps a category to names among :data:`ALL_KINDS`; a category
-    it does not name accepts them all.
+    The setting maps a category to names among :data:`files.kinds.KINDS`; a
+    category it does not name accepts them all.
     """
-    kinds = tuple(setting("FILES_ALLOWED_KINDS").get(category, ALL_KINDS))
-    if not kinds or not set(kinds) <= set(ALL_KINDS):
+    every = tuple(KINDS)
+    kinds = tuple(setting("FILES_ALLOWED_KINDS").get(category, every))
+    if not kinds or not set(kinds) <= set(every):
         raise ImproperlyConfigured(
-            f"FILES_ALLOWED_KINDS[{category!r}] must list kinds among {', '.join(ALL_KINDS)}, not {kinds!r}"
+            f"FILES_ALLOWED_KINDS[{category!r}] must list kinds among {', '.join(every)}, not {kinds!r}"
         )
     return kinds
+
+
+def max_image_text_size() -> int:
+    """``FILES_MAX_IMAGE_TEXT_SIZE``: the most bytes of text metadata a PNG may hold, decompressed (256 KiB).
+
+    Its text chunks are read, and ``zTXt`` inflated, no further than this:
+    a compressed text bomb is refused after this many bytes.
+    """
+    return int(setting("FILES_MAX_IMAGE_TEXT_SIZE"))
+
+
+def max_archive_size() -> int:
+    """``FILES_MAX_ARCHIVE_SIZE``: the most bytes a .docx's parts may hold together, uncompressed (200 MiB)."""
+    return int(setting("FILES_MAX_ARCHIVE_SIZE"))
+
+
+def max_archive_members() -> int:
+    """``FILES_MAX_ARCHIVE_MEMBERS``: the most parts a .docx may hold (2000)."""
+    return int(setting("FILES_MAX_ARCHIVE_MEMBERS"))
+
+
+def max_compression_ratio() -> int:
+    """``FILES_MAX_COMPRESSION_RATIO``: how many times a .docx part past 1 MiB may have been compressed (100).
+
+    Text compresses some ten times, images not at all; a part that
+    inflates a thousandfold is a bomb.
+    """
+    return int(setting("FILES_MAX_COMPRESSION_RATIO"))
+
+
+def max_pdf_objects() -> int:
+    """``FILES_MAX_PDF_OBJECTS``: the most objects a PDF may hold to be checked for active content (100000)."""
+    return int(setting("FILES_MAX_PDF_OBJECTS"))
+
+
+def pdf_check_seconds() -> float:
+    """``FILES_PDF_CHECK_SECONDS``: how long reading a PDF's objects for active content may take (10 s)."""
+    return float(setting("FILES_PDF_CHECK_SECONDS"))
 
 
 def max_files_per_request() -> int:

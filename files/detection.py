@@ -8,7 +8,6 @@ and a file that is also something else (a polyglot) is refused.
 """
 
 import zipfile
-from dataclasses import dataclass
 
 import olefile
 from django.core.files.uploadedfile import UploadedFile
@@ -16,32 +15,10 @@ from PIL import ImageFile, JpegImagePlugin, PngImagePlugin
 
 from files import conf
 from files.exceptions import FileRejected
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str  # as FILES_ALLOWED_KINDS names it
-    label: str
-    media_type: str
-    extensions: tuple[str, ...]  # the first is the one given to a name without one
-    signature: bytes  # how every file of this kind starts
-
-
-PNG = Kind("png", "PNG image", "image/png", (".png",), b"\x89PNG\r\n\x1a\n")
-JPEG = Kind("jpeg", "JPEG image", "image/jpeg", (".jpg", ".jpeg"), b"\xff\xd8\xff")
-PDF = Kind("pdf", "PDF document", "application/pdf", (".pdf",), b"%PDF-")
-# Every OLE compound file starts like a .doc, and every ZIP archive like a .docx: their checks tell.
-DOC = Kind("doc", "Word document", "application/msword", (".doc",), b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-DOCX = Kind(
-    "docx",
-    "Word document",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    (".docx",),
-    b"PK\x03\x04",
-)
-
-#: Every kind, by its name.
-KINDS = {kind.name: kind for kind in (PNG, JPEG, PDF, DOC, DOCX)}
+from files.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
+from files.office import NotAWordDocument, docx_check
+from files.pdf import pdf_check_active_content
+from files.png import png_chunks, png_metadata_texts
 
 
 class _NotThisKind(Exception):
@@ -54,7 +31,7 @@ def detect_kind(upload: UploadedFile, category: str | None = None) -> Kind:
     With a ``category``, only the kinds ``FILES_ALLOWED_KINDS`` gives it are
     accepted; any other is refused from its first bytes, before it is parsed.
     """
-    allowed = conf.ALL_KINDS if category is None else conf.allowed_kinds(category)
+    allowed = tuple(KINDS) if category is None else conf.allowed_kinds(category)
     accepted = [kind for kind in KINDS.values() if kind.name in allowed]
     upload.seek(0)
     head = upload.read(8)
@@ -67,6 +44,8 @@ def detect_kind(upload: UploadedFile, category: str | None = None) -> Kind:
     try:
         _check_structure(upload, kind)
         _check_not_polyglot(upload, kind)
+        if kind is PDF:
+            pdf_check_active_content(upload, invalid=_invalid(PDF))
     except _NotThisKind:
         raise _unsupported(accepted, category) from None
     finally:
@@ -155,8 +134,26 @@ def _check_pdf(upload: UploadedFile) -> None:
         raise _invalid(PDF)
 
 
-#: What starts a web page or a script: a browser that sniffs (one without ``nosniff``) reads the first kilobyte.
-_MARKUP = (b"<html", b"<script", b"<svg", b"<!doctype html", b"<body", b"<iframe", b"<object", b"<embed")
+#: What browsers take for a web page when it starts a file (after white space), each followed by
+#: a space or ">" (the WHATWG MIME Sniffing Standard's HTML patterns), and XML, which may hold a page.
+_PAGE_TAGS = (b"<!doctype html", b"<html", b"<head", b"<script", b"<iframe", b"<h1", b"<div", b"<font", b"<table")
+_PAGE_TAGS += (b"<a", b"<style", b"<title", b"<b", b"<body", b"<br", b"<p", b"<!--")
+_PAGE_STARTS = (*(tag + end for tag in _PAGE_TAGS for end in (b" ", b">")), b"<?xml")
+#: Markup looked for anywhere in the first kilobyte (older browsers and viewers sniff past the
+#: start) and in PNG text. Each is five bytes or more but <svg: shorter ones would turn up by
+#: chance in compressed data, in one photo in thousands.
+_MARKUP = (
+    *(b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe", b"<svg", b"<object", b"<embed"),
+    *(b"<title", b"<style", b"<meta", b"<table", b"<font", b"<form", b"<img ", b"<link", b"<base"),
+    *(b"javascript:", b"http://www.w3.org/1999/xhtml", b"http://www.w3.org/2000/svg"),
+)
+_WHITE_SPACE = b"\t\n\x0c\r "
+
+
+def _is_markup(data: bytes) -> bool:
+    """Would a browser that sniffs take ``data``, a file's start or a text, for a page, an image or a script?"""
+    data = data.lower()
+    return data.lstrip(_WHITE_SPACE).startswith(_PAGE_STARTS) or any(marker in data for marker in _MARKUP)
 
 
 def _check_not_polyglot(upload: UploadedFile, kind: Kind) -> None:
@@ -166,12 +163,14 @@ def _check_not_polyglot(upload: UploadedFile, kind: Kind) -> None:
     and harmful as the other; nothing a clinic files needs to be both.
     """
     upload.seek(0)
-    if any(marker in upload.read(1024).lower() for marker in _MARKUP):
+    if _is_markup(upload.read(1024)):
         raise _polyglot(kind, "a web page or script")
     if kind in (PNG, JPEG, PDF) and zipfile.is_zipfile(upload):
         raise _polyglot(kind, "an archive")
     if kind is PNG and _png_trailer(upload):
         raise _polyglot(kind, "data after its end")
+    if kind is PNG and any(_is_markup(text) for text in png_metadata_texts(upload, budget=conf.max_image_text_size())):
+        raise _polyglot(kind, "a web page or script")
     if kind is JPEG and _has_markup_at_the_end(upload):
         raise _polyglot(kind, "a web page or script")
 
@@ -181,14 +180,9 @@ def _polyglot(kind: Kind, what: str) -> FileRejected:
 
 
 def _png_trailer(upload: UploadedFile) -> bytes:
-    """What follows a PNG's IEND chunk (its chunks are walked by their lengths)."""
-    upload.seek(len(PNG.signature))
-    while header := upload.read(8):
-        length, chunk_type = int.from_bytes(header[:4], "big"), header[4:]
-        upload.seek(length + 4, 1)  # the data and its CRC
-        if chunk_type == b"IEND":
-            return upload.read(1)
-    return b""
+    """What follows a PNG's IEND chunk."""
+    chunk_types = [chunk_type for chunk_type, _ in png_chunks(upload)]
+    return upload.read(1) if chunk_types[-1:] == [b"IEND"] else b""
 
 
 def _has_markup_at_the_end(upload: UploadedFile) -> bool:
@@ -196,8 +190,7 @@ def _has_markup_at_the_end(upload: UploadedFile) -> bool:
 
     Bytes after a JPEG's end are common (phones append depth maps and
     previews), so their presence proves nothing; markup does. Only markers of
-    five bytes and more are looked for in the compressed data: a shorter one
-    would turn up by chance in one photo in thousands.
+    five bytes and more are looked for in 64 KiB of compressed data.
     """
     upload.seek(max(upload.size - 65536, 0))
     tail = upload.read().lower()
@@ -206,14 +199,9 @@ def _has_markup_at_the_end(upload: UploadedFile) -> bool:
 
 def _check_docx(upload: UploadedFile) -> None:
     try:
-        with zipfile.ZipFile(upload) as archive:
-            names = set(archive.namelist())
-    except zipfile.BadZipFile:
-        raise _invalid(DOCX) from None
-    if "[Content_Types].xml" not in names or "word/document.xml" not in names:
-        raise _NotThisKind
-    if "word/vbaProject.bin" in names:
-        raise FileRejected("Documents with macros are not accepted", code="macro_document")
+        docx_check(upload, invalid=_invalid(DOCX))
+    except NotAWordDocument:
+        raise _NotThisKind from None
 
 
 def _check_doc(upload: UploadedFile) -> None:

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
+from files.kinds import KINDS
 from files.routes import download_prefix
 
 SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
@@ -68,13 +69,7 @@ UPLOAD_REQUEST = {
 }
 
 
-_FILE_MEDIA_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "application/pdf",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-)
+_FILE_MEDIA_TYPES = tuple(kind.media_type for kind in KINDS.values())
 _DOWNLOAD_HEADERS = (
     ("Range", "`bytes=first-last`, several comma-separated (206); outside the file 416; malformed, ignored"),
     ("If-Range", "The ETag: the Range applies only while the file is unchanged"),

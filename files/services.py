@@ -29,6 +29,7 @@ from files.audit import Action, Attempt
 from files.backends import move_blob
 from files.detection import Kind, detect_kind, extension_for
 from files.exceptions import DeleteNotPermitted, FileNotRestorable, FileOnHold, FileTooLarge, UnattributedDelete
+from files.metadata import upload_without_metadata
 from files.models import File, FileOwner
 from files.permissions import DELETE
 from files.selectors import file_owner, files_expired_trash
@@ -36,6 +37,7 @@ from files.selectors import file_owner, files_expired_trash
 logger = logging.getLogger(__name__)
 
 _NAME_LIMIT = 255
+_EXTENSION_LIMIT = 8  # the longest ending taken for an extension, to be replaced by the detected one
 
 
 def file_attach(*, owner: models.Model, upload: UploadedFile, category: str, uploaded_by=None) -> File:
@@ -55,15 +57,16 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
     if category not in conf.categories():
         raise ValueError(f"Unknown file category {category!r}")
     entity_type = ContentType.objects.get_for_model(owner)
-    files = [_new_file(entity_type, owner.pk, upload, category, uploaded_by) for upload in uploads]
+    checked = [_new_file(entity_type, owner.pk, upload, category, uploaded_by) for upload in uploads]
+    files = [file for file, _ in checked]
     storage = conf.storage()
     # Names that may hold bytes of this call: a save that fails half-way can leave a partial file behind.
     touched: list[str] = []
     try:
-        for file, upload in zip(files, uploads, strict=True):
-            upload.seek(0)
+        for file, content in checked:
+            content.seek(0)
             touched.append(file.path)
-            file.storage_name = storage.save(file.path, upload)
+            file.storage_name = storage.save(file.path, content)
             touched[-1] = file.storage_name
         with transaction.atomic():
             File.objects.bulk_create(files)
@@ -249,21 +252,26 @@ def _remove(file: File, *, live: bool, action: Attempt) -> None:
         transaction.on_commit(partial(_delete_bytes, name), robust=True)
 
 
-def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str]:
-    """The kind and stored extension of ``upload`` as a ``category`` file, or :class:`FileRejected`.
+def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str, UploadedFile]:
+    """The kind, stored extension and bytes to store of ``upload`` as a ``category`` file, or :class:`FileRejected`.
 
     The one set of checks every upload path runs (API, admin): the
-    category's size limit, then its allowed kinds, read from the bytes.
+    category's size limit, then its allowed kinds, read from the bytes; the
+    bytes to store are a photo's without its identifying metadata (rewriting
+    them can refuse a file too, so a form shows that before saving).
     """
     limit = conf.max_upload_size_for(category)
     if upload.size > limit:
         raise FileTooLarge(limit, category=category)
     kind = detect_kind(upload, category)
-    return kind, extension_for(kind, upload.name or "")
+    return kind, extension_for(kind, upload.name or ""), upload_without_metadata(upload, kind)
 
 
-def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by) -> File:
-    kind, extension = upload_check(upload=upload, category=category)
+def _new_file(
+    entity_type: ContentType, entity_id, upload: UploadedFile, category: str, uploaded_by
+) -> tuple[File, UploadedFile]:
+    """The row for ``upload`` and the bytes to store."""
+    kind, extension, content = upload_check(upload=upload, category=category)
     client_name = upload.name or ""
     return File(
         entity_type=entity_type,
@@ -272,27 +280,32 @@ def _new_file(entity_type: ContentType, entity_id, upload: UploadedFile, categor
         extension=extension,
         media_type=kind.media_type,
         name=clean_file_name(client_name, extension),
-        size=upload.size,
-        sha256=getattr(upload, "sha256", None) or _sha256(upload),
+        size=content.size,
+        sha256=getattr(content, "sha256", None) or _sha256(content),
         uploaded_by=uploaded_by,
-    )
+    ), content
 
 
 def clean_file_name(name: str, extension: str) -> str:
-    """The client's file name made safe to keep and show.
+    """The client's file name made safe to keep and show, ending in ``extension``, the detected kind's.
 
     Path parts, control and format characters (bidi overrides among them) are
-    dropped, white space is folded and the length capped; a name that is left
-    empty becomes ``file`` with the file's extension.
+    dropped, white space is folded and the length capped. A name ending in
+    another extension has it replaced (a PDF sent as ``x.exe`` is kept and
+    served as ``x.pdf``), one with none gets it (``blob`` becomes
+    ``blob.pdf``), and one left empty becomes ``file`` with it.
     """
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(char for char in name if unicodedata.category(char)[0] not in {"C", "Z"} or char == " ")
     name = " ".join(name.split()).strip(". ")
-    if len(name) > _NAME_LIMIT:
-        _, dot, suffix = name.rpartition(".")
-        keep = f"{dot}{suffix}" if dot and len(suffix) < 16 else ""
-        name = name[: _NAME_LIMIT - len(keep)] + keep
-    return name or f"file{extension}"
+    if name.lower().endswith(extension):
+        stem, ending = name[: -len(extension)], name[-len(extension) :]  # the client's spelling: ".JPG"
+    else:
+        stem, dot, suffix = name.rpartition(".")
+        if not (dot and stem and suffix.isalnum() and len(suffix) <= _EXTENSION_LIMIT):
+            stem = name  # no extension to replace: "Dr. Smith letter" does not end in ". Smith letter"
+        ending = extension
+    return (stem[: _NAME_LIMIT - len(ending)] or "file") + ending
 
 
 def _sha256(upload: UploadedFile) -> str:

@@ -4,11 +4,13 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from PIL import ExifTags, Image
 from rest_framework.test import APIClient
 
 from demo import samples
 from files.models import File
 from tests.factories import FileFactory, PatientFactory, UserFactory
+from tests.files import photos
 
 
 @pytest.fixture
@@ -144,14 +146,28 @@ def test_record_page_uploads_through_the_service(staff_client, patient, storage)
     assert storage.exists(file.storage_name)
 
 
+def test_record_page_upload_stores_a_photo_without_its_location(staff_client, patient, storage):
+    page = staff_client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    form = {**_inline_management(page), "reg_number": patient.reg_number, "first_name": "A", "last_name": "B"}
+    prefix = _upload_prefix(page)
+    form[f"{prefix}-0-upload_category"] = "image"
+    form[f"{prefix}-0-upload"] = SimpleUploadedFile("wound.jpg", photos.phone_jpeg())
+
+    staff_client.post(f"/admin/patients/patient/{patient.pk}/change/", form)
+
+    with storage.open(File.objects.get(entity_id=patient.pk).storage_name) as stored:
+        assert Image.open(stored).getexif().get_ifd(ExifTags.IFD.GPSInfo) == {}
+
+
 @pytest.mark.parametrize(
     ("category", "name", "content", "message"),
     [
         ("scan", "x-ray.jpg", b"<script>alert(1)</script>", "A scan file must be a PNG, JPEG, PDF, DOC or DOCX file"),
         ("profile", "photo.pdf", samples.pdf_bytes(), "A profile file must be a PNG or JPEG image"),
         ("profile", "photo.png", samples.png_bytes(), "File is larger than the limit of 100 bytes for profile files"),
+        ("scan", "scan.pdf", samples.pdf_bytes(catalog=b"/OpenAction << /S /Launch /F (cmd.exe) >> "), "scripts"),
     ],
-    ids=["disguised", "kind-not-allowed-for-category", "over-category-size"],
+    ids=["disguised", "kind-not-allowed-for-category", "over-category-size", "pdf-active-content"],
 )
 def test_record_page_refuses_an_upload_the_api_would_refuse(
     staff_client, patient, settings, category, name, content, message

@@ -117,7 +117,12 @@ def test_delete_of_a_deleted_file_raises_does_not_exist(png_file):
     [
         ("photo.png", "photo.png"),
         ("../../etc/passwd.png", "passwd.png"),
-        ("C:\\Users\\me\\scan.pdf", "scan.pdf"),
+        ("C:\\Users\\me\\scan.PNG", "scan.PNG"),
+        ("invoice.exe", "invoice.png"),
+        ("scan.pdf", "scan.png"),
+        ("blob", "blob.png"),
+        ("Dr. Smith letter", "Dr. Smith letter.png"),
+        ("photo.png.exe", "photo.png.png"),
         ("evil\u202egnp.exe.png", "evilgnp.exe.png"),
         ("line\r\nbreak.png", "linebreak.png"),
         ("  spaced   out .png ", "spaced out .png"),

@@ -4,8 +4,10 @@ import hashlib
 import io
 import os
 import uuid
+from functools import partial
 
 import pytest
+from PIL import ExifTags, Image
 
 from demo import samples
 from files import conf
@@ -13,6 +15,8 @@ from files.exceptions import UploadTooLarge
 from files.models import File
 from files.uploads import HashingUploadHandler
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
+from tests.files import photos
+from tests.files.test_detection import HOSTILE_DOCX, _docx, _png_with_chunk, _ztxt
 from tests.signed import SignedFileURL
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -37,7 +41,6 @@ def upload_url(record) -> str:
         ("report.pdf", samples.pdf_bytes(), ".pdf", "application/pdf"),
         ("letter.doc", samples.doc_bytes(), ".doc", "application/msword"),
         ("letter.docx", samples.docx_bytes(), ".docx", DOCX),
-        ("blob", samples.pdf_bytes(), ".pdf", "application/pdf"),
     ],
 )
 def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient, name, content, extension, media_type):
@@ -58,6 +61,20 @@ def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient,
         "created_at": data["created_at"],
     }
     assert file.sha256 == hashlib.sha256(content).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("name", "stored_name"),
+    [("invoice.exe", "invoice.pdf"), ("blob", "blob.pdf"), ("report.PDF", "report.PDF"), ("x.html", "x.pdf")],
+)
+def test_stored_and_served_name_carries_the_extension_of_the_detected_kind(admin_client, patient, name, stored_name):
+    data = admin_client.post(upload_url(patient), {"file": named(name, samples.pdf_bytes())}).json()
+
+    response = admin_client.get(data["url"] + "&download=1")
+
+    assert (data["name"], data["mime_type"]) == (stored_name, ".pdf")
+    assert File.objects.get().name == stored_name
+    assert f'filename="{stored_name}"' in response["Content-Disposition"]
 
 
 def test_uploaded_file_is_served_back_unchanged(admin_client, patient):
@@ -138,6 +155,16 @@ def test_upload_with_unknown_type_returns_422(admin_client, patient):
         ("photo.png", samples.png_bytes() + b"<html><script>alert(1)</script></html>", "polyglot_file"),
         ("program.png", b"MZ\x90\x00" + bytes(60), "unsupported_file_type"),
         ("program.pdf", b"\x7fELF\x02\x01\x01" + bytes(57), "unsupported_file_type"),
+        ("script.pdf", samples.pdf_bytes("<script>alert(1)</script>"), "polyglot_file"),
+        (
+            "js.pdf",
+            samples.pdf_bytes(catalog=b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >> "),
+            "active_content",
+        ),
+        ("remote.docx", _docx(HOSTILE_DOCX["remote-template"][0]), "external_reference"),
+        ("macro.docx", _docx(HOSTILE_DOCX["vba-relationship-under-another-name"][0]), "macro_document"),
+        ("bomb.docx", _docx({"word/media/image1.png": bytes(20 * 1024 * 1024)}), "archive_bomb"),
+        ("bomb.png", _png_with_chunk(b"zTXt", _ztxt(b"a" * 10_000_000)), "metadata_too_large"),
     ],
 )
 def test_upload_rejected_by_content_returns_422_and_stores_nothing(
@@ -383,3 +410,53 @@ def test_request_limit_stops_the_upload_while_it_streams_in(settings):
         handler.receive_data_chunk(b"b" * 30, 30)
 
     assert not os.path.exists(partial)
+
+
+def _stored(storage, file: File) -> bytes:
+    with storage.open(file.storage_name) as stored:
+        return stored.read()
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("photo.jpg", photos.phone_jpeg),
+        ("progressive.jpg", partial(photos.phone_jpeg, progressive=True)),
+        ("photo.png", photos.phone_png),
+    ],
+)
+def test_phone_photo_is_stored_without_its_location_and_identifying_metadata(
+    admin_client, patient, storage, name, make
+):
+    content = make()
+    with Image.open(io.BytesIO(content)) as original:
+        assert original.getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the sample does carry a position
+
+    response = admin_client.post(upload_url(patient), {"file": named(name, content), "type": "image"})
+
+    assert response.status_code == 201
+    file = File.objects.get()
+    stored = _stored(storage, file)
+    with Image.open(io.BytesIO(stored)) as image:
+        exif = image.getexif()
+        assert exif.get_ifd(ExifTags.IFD.GPSInfo) == {}
+        assert dict(exif) == {ExifTags.Base.Orientation: photos.ORIENTATION_ROTATE_90}  # still shows upright
+        assert image.info.get("icc_profile") == photos.ICC
+    for secret in (photos.SERIAL.encode(), b"xmpmeta", b"Phone 15", b"tIME"):
+        assert secret not in stored
+    assert photos.pixels_of(stored) == photos.pixels_of(content)  # not re-encoded
+    assert len(stored) < len(content)
+    assert (file.size, file.sha256) == (len(stored), hashlib.sha256(stored).hexdigest())
+    assert (response.json()["size"], b"".join(admin_client.get(response.json()["url"]).streaming_content)) == (
+        len(stored),
+        stored,
+    )
+
+
+def test_photo_without_orientation_is_stored_without_any_exif(admin_client, patient, storage):
+    admin_client.post(upload_url(patient), {"file": named("a.jpg", photos.phone_jpeg(orientation=1))})
+
+    stored = _stored(storage, File.objects.get())
+
+    assert b"Exif\x00\x00" not in stored
+    assert photos.pixels_of(stored) == photos.pixels_of(photos.phone_jpeg(orientation=1))
