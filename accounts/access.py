@@ -28,7 +28,7 @@ from django.db.models import Q, QuerySet
 from appointments.models import Appointment
 from doctors.models import Doctor
 from files.models import File, owner_models
-from files.permissions import DELETE, ModelPermissionPolicy
+from files.policy import DELETE, ModelPermissionPolicy
 from patients.models import Patient
 
 

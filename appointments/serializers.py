@@ -1,6 +1,6 @@
 from appointments.models import Appointment
 from clinic.serializers import RecordSerializer
-from files.serializers import FileSerializer
+from files.api.serializers import FileSerializer
 
 
 class AppointmentSerializer(RecordSerializer):

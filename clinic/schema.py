@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from files.schema import CONFLICT, INVALID_PAGE, NOT_AUTHENTICATED, NOT_FOUND, PERMISSION_DENIED, VALIDATION_ERROR
+from files.api.schema import CONFLICT, INVALID_PAGE, NOT_AUTHENTICATED, NOT_FOUND, PERMISSION_DENIED, VALIDATION_ERROR
 
 
 class AutoSchema(openapi.AutoSchema):

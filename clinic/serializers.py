@@ -4,8 +4,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from files import conf
+from files.api.serializers import UUIDField
 from files.models import FileOwner
-from files.serializers import UUIDField
 
 
 class LinkedRecordField(serializers.PrimaryKeyRelatedField):

@@ -6,10 +6,10 @@ from rest_framework.permissions import BasePermission
 
 from clinic.permissions import ModelPermissions
 from files import conf
-from files.errors import parse_uuid
+from files.api.errors import parse_uuid
+from files.api.views import FileOwnerViewSetMixin
 from files.models import File
 from files.services import owner_delete
-from files.views import FileOwnerViewSetMixin
 
 
 class RecordAccess(BasePermission):

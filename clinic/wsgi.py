@@ -1,6 +1,6 @@
 """WSGI entry point, used by gunicorn in production.
 
-Downloads of files take the fast path in front of Django (``files.wsgi``).
+Downloads of files take the fast path in front of Django (``files.download.wsgi``).
 """
 
 import os
@@ -12,6 +12,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 django_application = get_wsgi_application()
 
 # Imported once Django is set up: the fast path uses the files app's models.
-from files.wsgi import FilesFastPath  # noqa: E402
+from files.download.wsgi import FilesFastPath  # noqa: E402
 
 application = FilesFastPath(django_application)

@@ -1,6 +1,6 @@
 from clinic.serializers import RecordSerializer
 from doctors.models import Doctor
-from files.serializers import FileSerializer
+from files.api.serializers import FileSerializer
 
 
 class DoctorSerializer(RecordSerializer):

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
 from django.utils.module_loading import import_string
 
-from files.kinds import KINDS
+from files.content.kinds import KINDS
 
 _MiB = 1024 * 1024
 
@@ -50,7 +50,7 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         # Photos are images; other categories take every kind.
         "FILES_ALLOWED_KINDS": {"profile": ("png", "jpeg"), "image": ("png", "jpeg")},
         "FILES_MAX_FILES_PER_REQUEST": 20,
-        "FILES_PERMISSION_POLICY": "files.permissions.ModelPermissionPolicy",
+        "FILES_PERMISSION_POLICY": "files.policy.ModelPermissionPolicy",
         "FILES_AUDIT_FLUSH_SECONDS": 1,
         "FILES_CLIENT_ADDRESS_HEADER": None,
         "FILES_UPLOAD_TEMP_DIR": None,
@@ -99,16 +99,16 @@ def url_lifetime() -> int:
     return int(setting("FILES_URL_LIFETIME"))
 
 
-#: The serving modes ``FILES_SERVE_MODE`` names; it may also give the dotted path of a ``files.serving.Server``.
+#: The serving modes ``FILES_SERVE_MODE`` names; it may also give the path of a ``files.download.serving.Server``.
 SERVE_MODES = {
-    "stream": "files.serving.StreamServer",
-    "accel": "files.serving.AccelServer",
-    "redirect": "files.serving.RedirectServer",
+    "stream": "files.download.serving.StreamServer",
+    "accel": "files.download.serving.AccelServer",
+    "redirect": "files.download.serving.RedirectServer",
 }
 
 
 def server():
-    """``FILES_SERVE_MODE``: how a file's bytes leave the service, as a ``files.serving.Server``.
+    """``FILES_SERVE_MODE``: how a file's bytes leave the service, as a ``files.download.serving.Server``.
 
     ``stream`` (default): the service sends them (zero copy through the WSGI
     server's ``sendfile`` on local disk); ``accel``: nginx sends them after the
@@ -195,7 +195,7 @@ def max_image_pixels() -> int:
 def allowed_kinds(category: str) -> tuple[str, ...]:
     """``FILES_ALLOWED_KINDS``: the kinds of file, detected from the bytes, that ``category`` accepts.
 
-    The setting maps a category to names among :data:`files.kinds.KINDS`; a
+    The setting maps a category to names among :data:`files.content.kinds.KINDS`; a
     category it does not name accepts them all.
     """
     every = tuple(KINDS)

@@ -2,6 +2,9 @@
 
 from django.core.exceptions import RequestDataTooBig
 
+#: What every way in answers for a file that does not exist (the seed's 404 body).
+FILE_NOT_FOUND = "File not found"
+
 
 class FileRejected(Exception):
     """An upload that will not be stored, with a stable ``code`` for clients."""

@@ -2,7 +2,7 @@
 
 from django.db.models.signals import post_delete, pre_delete
 
-from files.downloads import forget_token
+from files.download.access import forget_token
 from files.models import owner_models
 from files.services import owner_files_delete_with
 

@@ -27,11 +27,11 @@ from django.utils import timezone
 from files import conf
 from files.audit import Action, Attempt
 from files.backends import move_blob
-from files.detection import Kind, detect_kind, extension_for
+from files.content.detection import Kind, detect_kind, extension_for
+from files.content.metadata import upload_without_metadata
 from files.exceptions import DeleteNotPermitted, FileNotRestorable, FileOnHold, FileTooLarge, UnattributedDelete
-from files.metadata import upload_without_metadata
 from files.models import File, FileOwner
-from files.permissions import DELETE
+from files.policy import DELETE
 from files.selectors import file_owner, files_expired_trash
 
 logger = logging.getLogger(__name__)

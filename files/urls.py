@@ -3,7 +3,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from files.views import FileDeleteView, FileViewSet, serve
+from files.api.views import FileDeleteView, FileViewSet
+from files.download.views import serve
 
 app_name = "files"
 

@@ -1,5 +1,5 @@
 from clinic.serializers import RecordSerializer
-from files.serializers import FileSerializer
+from files.api.serializers import FileSerializer
 from patients.models import Patient
 
 

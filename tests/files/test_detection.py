@@ -14,8 +14,9 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript
 
 from demo import samples
-from files import conf, schema
-from files.detection import DOC, DOCX, JPEG, KINDS, PDF, PNG, detect_kind
+from files import conf
+from files.api import schema
+from files.content.detection import DOC, DOCX, JPEG, KINDS, PDF, PNG, detect_kind
 from files.exceptions import FileRejected
 
 

@@ -15,10 +15,11 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 
 from demo import samples
-from files import audit, caching, conf, serving, signing
-from files.serializers import file_url
+from files import audit, caching, conf, signing
+from files.api.serializers import file_url
+from files.download import serving
+from files.download.serving import StreamServer
 from files.services import file_delete
-from files.serving import StreamServer
 from tests.factories import AppointmentFactory, DoctorFactory, FileFactory, UserFactory
 from tests.wsgi import wsgi_request
 

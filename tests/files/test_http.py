@@ -1,4 +1,4 @@
-"""HTTP semantics of downloads (files.http): ranges, preconditions, If-Range, Content-Disposition, multipart."""
+"""HTTP semantics of downloads (files.download.http): ranges, preconditions, If-Range, disposition, multipart."""
 
 import re
 import unicodedata
@@ -10,8 +10,8 @@ from django.utils.http import http_date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from files import http
-from files.http import MAX_RANGES, RangeNotSatisfiable
+from files.download import http
+from files.download.http import MAX_RANGES, RangeNotSatisfiable
 
 ETAG = '"abc"'
 # A fraction of a second: HTTP dates only have whole seconds.

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from demo import samples
 from files.models import File
-from files.permissions import ModelPermissionPolicy
+from files.policy import ModelPermissionPolicy
 from tests.factories import FileFactory, UserFactory
 from tests.records.conftest import RECORD_TYPES, file_json, give_ids_in_reverse_insertion_order, record_json
 from tests.signed import SignedFileURL

@@ -1,6 +1,6 @@
 """Answering GET and HEAD for a file's bytes, the same way on every path.
 
-The WSGI fast path (``files.wsgi``) and the Django view (``files.views``)
+The WSGI fast path (``files.download.wsgi``) and the Django view (``files.api.views``)
 both decide *whether* a request may read a file; this module decides *what*
 it gets: 200, 206, 304, 412 or 416, the headers every download carries, and
 the bytes, sent in the configured serving mode.
@@ -13,8 +13,9 @@ from functools import cached_property
 
 from django.utils.http import http_date
 
-from files import backends, conf, http
+from files import backends, conf
 from files.caching import BoundedCache
+from files.download import http
 from files.models import File
 
 # Stored files are shown in the browser, never run: no script, no plugin, no

@@ -13,9 +13,9 @@ import struct
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from PIL import Image, JpegImagePlugin, PngImagePlugin
 
+from files.content.kinds import JPEG, PNG, Kind
+from files.content.png import png_without_metadata
 from files.exceptions import FileRejected
-from files.kinds import JPEG, PNG, Kind
-from files.png import png_without_metadata
 
 _ORIENTATION = 0x0112
 _SOI, _EOI, _SOS, _APP0, _APP1, _APP2, _APP14 = 0xD8, 0xD9, 0xDA, 0xE0, 0xE1, 0xE2, 0xEE

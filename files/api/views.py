@@ -1,11 +1,8 @@
-"""The Files API: serve and delete under /static/, metadata and uploads under /api/."""
+"""The Files API: delete under /static/delete_file/, metadata and uploads under /api/."""
 
 import contextlib
 import uuid
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
-from django.http.response import HttpResponseBase
-from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -13,27 +10,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from files import conf, schema, selectors
+from files import conf, selectors
+from files.api import schema
+from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
+from files.api.parsers import WholeMultiPartParser
+from files.api.permissions import FilePermission
+from files.api.serializers import FileFilterSerializer, FileSerializer, FileUploadSerializer
 from files.audit import Action, Attempt
-from files.backends import FileSlice
-from files.downloads import download_reply
-from files.errors import FilesAPIView, RequestValidationError, parse_uuid
 from files.models import File
-from files.parsers import WholeMultiPartParser
-from files.permissions import FilePermission
-from files.serializers import FileFilterSerializer, FileSerializer, FileUploadSerializer
 from files.services import file_delete
-from files.serving import Reply
-
-
-@csrf_exempt  # it changes nothing: every method but GET and HEAD is answered 405
-def serve(request, file_path: str) -> HttpResponseBase:
-    """``GET /static/{entity_id}/{file_id}{ext}``: the file's bytes.
-
-    Requests the WSGI fast path left to Django (a session cookie; or no fast
-    path, as under ``runserver``) get the very same answer here.
-    """
-    return as_django_response(download_reply(request.META, path=file_path, user=request.user))
 
 
 class FileDeleteView(FilesAPIView, APIView):
@@ -163,21 +148,3 @@ class FileOwnerViewSetMixin(FilesAPIView):
             # The record asked for, found or not, allowed or not.
             attempt.on_record(self.get_queryset().model(pk=uuid.UUID(str(self.kwargs[self.lookup_field]))))
         return attempt
-
-
-def as_django_response(reply: Reply) -> HttpResponseBase:
-    """A :class:`files.serving.Reply` as a Django response (a FileResponse keeps sendfile)."""
-    if isinstance(reply.body, FileSlice):
-        response = FileResponse(reply.body, status=reply.status)
-    elif isinstance(reply.body, list):
-        response = HttpResponse(b"".join(reply.body), status=reply.status)
-    else:
-        response = StreamingHttpResponse(reply.body, status=reply.status)
-    headers = dict(reply.headers)
-    if "Content-Type" not in headers:
-        del response["Content-Type"]  # a 304 carries none
-    for name, value in headers.items():
-        response[name] = value
-    # Files are shown in the clinic's own pages (a PDF in a frame); the CSP sandbox protects them.
-    response.xframe_options_exempt = True
-    return response

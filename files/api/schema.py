@@ -1,6 +1,6 @@
 """The Files API in the OpenAPI schema: the shapes drf-spectacular cannot see for itself.
 
-``GET /static/...`` is answered before DRF (``files.downloads``), so it is
+``GET /static/...`` is answered before DRF (``files.download.access``), so it is
 added here by a postprocessing hook; the error bodies are the API's own, and
 the project's ``DEFAULT_SCHEMA_CLASS`` (``clinic.schema.AutoSchema``) documents
 them on every operation.
@@ -10,7 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from files.kinds import KINDS
+from files.content.kinds import KINDS
 from files.routes import download_prefix
 
 SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"

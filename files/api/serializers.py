@@ -11,7 +11,7 @@ from django.core.validators import MaxLengthValidator
 from rest_framework import serializers
 
 from files import conf, signing
-from files.errors import INVALID_UUID_MESSAGE
+from files.api.errors import INVALID_UUID_MESSAGE
 from files.models import File
 from files.routes import download_prefix
 from files.services import files_attach
@@ -88,7 +88,7 @@ class FileUploadSerializer(serializers.Serializer):
         )
 
     def create(self, validated_data: dict) -> list[File]:
-        # A refusal is the core's FileRejected, which the view answers (files.errors).
+        # A refusal is the core's FileRejected, which the view answers (files.api.errors).
         return files_attach(
             owner=self.context["owner"],
             uploads=validated_data["file"],

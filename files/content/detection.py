@@ -14,11 +14,11 @@ from django.core.files.uploadedfile import UploadedFile
 from PIL import ImageFile, JpegImagePlugin, PngImagePlugin
 
 from files import conf
+from files.content.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
+from files.content.office import NotAWordDocument, docx_check
+from files.content.pdf import pdf_check_active_content
+from files.content.png import png_chunks, png_metadata_texts
 from files.exceptions import FileRejected
-from files.kinds import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind
-from files.office import NotAWordDocument, docx_check
-from files.pdf import pdf_check_active_content
-from files.png import png_chunks, png_metadata_texts
 
 
 class _NotThisKind(Exception):

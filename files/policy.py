@@ -1,7 +1,7 @@
 """Who may view, add and delete files.
 
-One policy object answers every question; views, the admin and the
-serializers ask it, never ``user.has_perm`` directly. A host project swaps in
+One policy object answers every question; the API, the download path, the
+admin and the services ask it, never ``user.has_perm`` directly. A host project swaps in
 its own rules with ``FILES_PERMISSION_POLICY`` (see ``files.conf``): a
 subclass of :class:`ModelPermissionPolicy` that narrows which records a user
 reaches (``records_visible_to``) and which files they may act on.
@@ -9,9 +9,7 @@ reaches (``records_visible_to``) and which files they may act on.
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
-from rest_framework.permissions import BasePermission
 
-from files import conf
 from files.models import File, owner_models
 
 VIEW, ADD, DELETE = "view", "add", "delete"
@@ -75,23 +73,3 @@ class ModelPermissionPolicy:
         owner_types = ContentType.objects.get_for_models(*owner_models()).values()
         visible = [ct.pk for ct in owner_types if self.user_has_permission_for_owner_type(user, VIEW, ct)]
         return files.filter(entity_type__in=visible)
-
-
-class FilePermission(BasePermission):
-    """DRF permission asking the files policy; the action follows the HTTP method."""
-
-    actions = {"GET": VIEW, "HEAD": VIEW, "OPTIONS": VIEW, "POST": ADD, "DELETE": DELETE}
-
-    def has_permission(self, request, view) -> bool:
-        action = self.actions.get(request.method)
-        if action is None:
-            # No file action: allowed only where the view has no handler, so that it answers 405.
-            return not hasattr(view, request.method.lower())
-        return conf.permission_policy().user_has_permission(request.user, action)
-
-    def has_object_permission(self, request, view, obj) -> bool:
-        policy = conf.permission_policy()
-        action = self.actions[request.method]
-        if isinstance(obj, File):
-            return policy.user_has_permission_for_file(request.user, action, obj)
-        return policy.user_has_permission_for_owner(request.user, action, obj)

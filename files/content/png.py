@@ -11,8 +11,8 @@ import zlib
 from collections.abc import Iterator
 from typing import IO
 
+from files.content.kinds import PNG
 from files.exceptions import FileRejected
-from files.kinds import PNG
 
 TEXT_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt"})
 METADATA_CHUNKS = TEXT_CHUNKS | {b"eXIf"}

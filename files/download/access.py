@@ -1,9 +1,9 @@
 """Who may read a file's bytes: signed URLs, tokens, sessions.
 
 :func:`download_reply` answers ``GET``/``HEAD /static/{entity_id}/{file_id}{ext}``
-completely — authentication, authorisation, then :func:`files.serving.reply`.
+completely — authentication, authorisation, then :func:`files.download.serving.reply`.
 It works on a WSGI environ, so the same code runs in the WSGI fast path
-(``files.wsgi``, before Django) and in the Django view behind it.
+(``files.download.wsgi``, before Django) and in the Django view behind it.
 
 A signed URL's signature is checked without the database; the user it was
 issued to must still be active and still may view the file. That user, a
@@ -27,10 +27,10 @@ from rest_framework.exceptions import AuthenticationFailed
 from files import conf, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
-from files.errors import FILE_NOT_FOUND
+from files.download.serving import Reply, error_reply, file_meta, reply
+from files.exceptions import FILE_NOT_FOUND
 from files.models import File
-from files.permissions import VIEW
-from files.serving import Reply, error_reply, file_meta, reply
+from files.policy import VIEW
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The only shape a file's path under the download prefix has: {entity_id}/{file_id}{extension}.

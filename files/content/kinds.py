@@ -1,6 +1,6 @@
 """The kinds of file the service accepts: the one list of them.
 
-Detection (``files/detection.py``), the settings (``FILES_ALLOWED_KINDS`` in
+Detection (``files/content/detection.py``), the settings (``FILES_ALLOWED_KINDS`` in
 ``files/conf.py``) and the API schema all read this registry, so a kind is
 added or removed here alone.
 """

@@ -11,10 +11,9 @@ from typing import Any
 
 from rest_framework import exceptions, status
 
-from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
+from files.exceptions import FILE_NOT_FOUND, DeleteNotPermitted, FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
 from files.models import File
 
-FILE_NOT_FOUND = "File not found"
 INVALID_UUID_MESSAGE = "Input should be a valid UUID"
 
 

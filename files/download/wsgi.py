@@ -4,7 +4,7 @@ A clinic's screens load dozens of thumbnails at once, so the download path
 skips Django's request and middleware machinery whenever it can decide
 alone: a signed URL, a token, or no credentials at all (401). Requests with
 a session cookie, and everything else, go on to Django, whose view runs the
-very same code (``files.downloads``). A request for a host outside
+very same code (``files.download.access``). A request for a host outside
 ``ALLOWED_HOSTS`` goes on to Django too, which refuses it (400) as it
 refuses any other.
 
@@ -22,9 +22,9 @@ from django.http.request import split_domain_port, validate_host
 
 from files.backends import CHUNK, FileSlice
 from files.caching import take_load_count
-from files.downloads import download_reply
+from files.download.access import download_reply
+from files.download.serving import Reply, error_reply
 from files.routes import delete_prefix, download_prefix
-from files.serving import Reply, error_reply
 
 logger = logging.getLogger(__name__)
 
