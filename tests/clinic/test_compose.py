@@ -455,7 +455,8 @@ def test_admin_assets_are_shared_with_nginx_read_only(compose, services, mounted
 def test_accel_prefix_is_the_internal_location_of_the_mounted_conf(services, mounted_conf):
     env = environment(services["app"])
     prefix = env["FILES_ACCEL_PREFIX"]
-    internal = [loc for loc in server_of(mounted_conf).all("location") if loc.all("internal")]
+    # The internal location that serves files (the error pages' are internal too, and exact: `location = /_...`).
+    internal = [loc for loc in server_of(mounted_conf).all("location") if loc.all("internal") and loc.args[0] != "="]
     assert [loc.args for loc in internal] == [[prefix]]
     assert prefix.startswith("/") and prefix.endswith("/")
 
@@ -571,9 +572,10 @@ def test_both_nginx_configs_treat_slow_clients_alike():
 @pytest.mark.parametrize("path", NGINX_CONFS, ids=lambda path: path.name)
 def test_nginx_own_refusals_are_in_the_apis_format(path):
     server = server_of(parse_nginx(path.read_text()))
-    named = {" ".join(loc.args): loc for loc in server.all("location")}
-    pages = {code: d.args[-1] for d in server.all("error_page") for code in d.args[:-2]}
-    assert {"413", "429", "502", "504"} <= set(pages)
+    # `location @name` and `location = /uri`, by their name or URI.
+    named = {loc.args[-1]: loc for loc in server.all("location")}
+    pages = {code: d.args[-1] for d in server.all("error_page") for code in d.args[:-1] if code.isdigit()}
+    assert {"400", "413", "414", "429", "494", "502", "504"} <= set(pages)
     assert server.one("limit_conn_status").args == ["429"]
     for target in pages.values():
         answer = named[target]

@@ -373,3 +373,38 @@ def test_a_body_over_nginx_limit_is_refused_413_in_the_apis_format(nginx, upload
     assert response.status == 413
     assert response.getheader("Content-Type") == "application/json"
     assert json.loads(body) == {"detail": "Request body is too large"}
+
+
+def raw_request(port: int, head: bytes) -> tuple[int, str, bytes]:
+    """Send ``head`` as it is (it may be malformed) and read the answer: status, Content-Type, body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=GIVE_UP_AFTER) as sock:
+        sock.sendall(head)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+
+
+LONG_LINE = b"GET /static/" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+BIG_HEADER = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"b" * 20_000 + b"\r\n\r\n"
+MALFORMED_LINE = b"GET /healthz\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+HOSTILE_HEADS = {
+    "request line over the server's limit": (LONG_LINE, 414, "Request line is too long"),
+    "a header over the server's limit": (BIG_HEADER, 400, "Bad request"),
+    "a malformed request line": (MALFORMED_LINE, 400, "Bad request"),
+}
+
+
+@pytest.mark.parametrize(("head", "status", "detail"), HOSTILE_HEADS.values(), ids=HOSTILE_HEADS.keys())
+def test_requests_nginx_cannot_take_are_answered_in_the_apis_format(nginx, head, status, detail):
+    answer = raw_request(nginx, head)
+
+    assert answer == (status, "application/json", json.dumps({"detail": detail}).encode())
+
+
+@pytest.mark.parametrize("head", [head for head, _, _ in HOSTILE_HEADS.values()], ids=HOSTILE_HEADS.keys())
+def test_a_bare_gunicorn_answers_such_requests_with_its_own_plain_page(gunicorn, head):
+    # Documented in README (Production): without nginx in front these answers are gunicorn's, not the API's.
+    status, content_type, _ = raw_request(gunicorn, head)
+
+    assert status in {400, 414, 431}
+    assert not content_type.startswith("application/json")
