@@ -8,7 +8,6 @@ into blocks, and checked with `nginx -t` where an nginx binary exists.
 
 import ast
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
+from tests.nginx import nginx_binary, write_main_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -604,22 +605,15 @@ def test_nginx_configs_are_valid(path, tmp_path):
     paths = [" ".join(loc.args) for loc in server.all("location")]
     assert {"/", "/assets/", "/_protected_files/"} <= set(paths)
     assert location(conf, "/_protected_files/").all("internal")
-    nginx = shutil.which("nginx") or next((p for p in ["/usr/sbin/nginx"] if Path(p).exists()), None)
-    if nginx is None:
-        return  # no binary on this machine: the structure above is what is checked
+    nginx = nginx_binary()
     # nginx -t resolves upstream host names: the compose services' names point at loopback here.
     site = re.sub(r"\b(app|minio):(\d+)", r"127.0.0.1:\2", path.read_text())
     # The image's folder for buffered bodies, which nginx would create: one of the test's own instead.
     site = re.sub(r"client_body_temp_path \S+;", f"client_body_temp_path {tmp_path}/client_body;", site)
     (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n    client_body_temp_path {tmp_path}/body;\n    proxy_temp_path {tmp_path}/proxy;\n"
-        f"    fastcgi_temp_path {tmp_path}/fastcgi;\n    uwsgi_temp_path {tmp_path}/uwsgi;\n"
-        f"    scgi_temp_path {tmp_path}/scgi;\n    access_log off;\n    include {tmp_path}/site.conf;\n}}\n"
-    )
+    main = write_main_conf(tmp_path)
     result = subprocess.run(  # noqa: S603 (nginx found on this machine, fixed arguments)
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(main)],
         capture_output=True,
         text=True,
         timeout=30,

@@ -9,12 +9,10 @@ or a signed download; the control shows that twenty of them stop the same
 gunicorn when nothing is in front of it.
 """
 
-import getpass
 import http.client
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +31,7 @@ from django.db import connection
 from demo import samples
 from files import signing
 from tests.factories import FileFactory, PatientFactory, UserFactory
+from tests.nginx import nginx_binary, write_main_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,14 +64,6 @@ def skip_outside_ci(reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI must run this test)")
     pytest.skip(reason)
-
-
-@pytest.fixture
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or next((p for p in ["/usr/sbin/nginx"] if Path(p).exists()), None)
-    if found is None:
-        skip_outside_ci("nginx is not installed (scripts/test installs Debian's nginx package)")
-    return found
 
 
 @pytest.fixture
@@ -180,7 +171,7 @@ def shipped_site(*, app_port: int, port: int, files_root: Path, body_temp: Path)
 
 
 @pytest.fixture
-def nginx(nginx_binary, gunicorn, tmp_path, settings):
+def nginx(gunicorn, tmp_path, settings):
     """A real nginx with the shipped site config in front of ``gunicorn``."""
     port = free_port()
     prefix = tmp_path / "nginx"
@@ -192,16 +183,8 @@ def nginx(nginx_binary, gunicorn, tmp_path, settings):
         body_temp=prefix / "body",
     )
     (prefix / "site.conf").write_text(site)
-    # What the image's own nginx.conf provides around a conf.d site; as root, workers run as this user
-    # (they read the test's files, which only their owner may).
-    (prefix / "nginx.conf").write_text(
-        f"daemon off;\nuser {getpass.getuser()};\nworker_processes 1;\npid {prefix}/nginx.pid;\n"
-        f"error_log {prefix}/error.log;\nevents {{ worker_connections 1024; }}\n"
-        f"http {{\n    default_type application/octet-stream;\n    proxy_temp_path {prefix}/proxy;\n"
-        f"    fastcgi_temp_path {prefix}/fastcgi;\n    uwsgi_temp_path {prefix}/uwsgi;\n"
-        f"    scgi_temp_path {prefix}/scgi;\n    access_log off;\n    include {prefix}/site.conf;\n}}\n"
-    )
-    command = [nginx_binary, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(prefix / "nginx.conf")]
+    main = write_main_conf(prefix, serve=True)
+    command = [nginx_binary(), "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(main)]
     with running(command, env=dict(os.environ), log=prefix / "stdout.log", port=port):
         yield port
 
