@@ -141,7 +141,7 @@ class Attempt:
             self.record_type,
             self.record_id,
             context.address,
-            detail[:255],
+            _printable(detail)[:255],
         )
 
     def record(self, *, status: int | None = None, detail: str = "") -> None:
@@ -275,3 +275,9 @@ _batch = _Batch()
 flush = _batch.flush
 stop_writer = _batch.stop
 atexit.register(_stop_at_exit)
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped: a refusal's message may echo what the client sent (a NUL,
+    which PostgreSQL refuses in text)."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

@@ -12,7 +12,7 @@ from PIL import ExifTags, Image
 from demo import samples
 from files import conf
 from files.exceptions import UploadTooLarge
-from files.models import File
+from files.models import AuditEvent, File
 from files.uploads import HashingUploadHandler
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
 from tests.files import photos
@@ -139,6 +139,19 @@ def test_upload_with_unknown_type_returns_422(admin_client, patient):
     assert response.json()["detail"][0]["loc"] == ["body", "type"]
     assert response.json()["detail"][0]["type"] == "enum"
     assert not File.objects.exists()
+
+
+def test_upload_with_a_nul_in_its_type_returns_422_and_is_audited_escaped(admin_client, patient):
+    # The refusal's message echoes the value: PostgreSQL refuses a NUL in text, which made this a 500.
+    response = admin_client.post(
+        upload_url(patient), {"file": named("a.png", samples.png_bytes()), "type": "report\x00"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "enum"
+    event = AuditEvent.objects.get(action="upload", outcome="refused")
+    assert "\x00" not in event.detail
+    assert "report\\x00" in event.detail
 
 
 @pytest.mark.parametrize(
