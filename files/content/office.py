@@ -8,15 +8,17 @@ document opens). Every member is inflated, in bounded chunks, under limits
 of size, ratio and count, so a ZIP bomb is refused before it costs much.
 """
 
+import io
 import zipfile
 import zlib
+from dataclasses import dataclass
 from typing import IO
 from xml.etree import ElementTree
 
 from files import conf
 from files.exceptions import FileRejected
 
-_CONTENT_TYPES = "[Content_Types].xml"
+_CONTENT_TYPES = "[content_types].xml"  # lower-cased, as every part name is compared
 _CHUNK = 64 * 1024
 #: A member is held to the compression ratio only past this size: short XML parts compress
 #: well beyond any sensible ratio and cost nothing.
@@ -26,6 +28,9 @@ _MACRO_CONTENT_TYPES = ("macroenabled", "vbaproject", "vbadata")
 _ACTIVE_CONTENT_TYPES = ("activex", "oleobject")
 _MACRO_RELATIONSHIPS = frozenset({"vbaproject", "wordvbadata", "keymapcustomizations"})
 _ACTIVE_RELATIONSHIPS = frozenset({"oleobject", "activex", "activexcontrolbinary", "control"})
+#: Embedded packages (a chart's workbook) are checked as packages themselves, this deep at the most.
+_MAX_NESTING = 2
+_ZIP_SIGNATURE = b"PK\x03\x04"
 #: The one relationship Word follows only when the reader clicks it, never on opening.
 _CLICKED_RELATIONSHIPS = frozenset({"hyperlink"})
 
@@ -39,25 +44,49 @@ def docx_check(upload: IO[bytes], *, invalid: FileRejected) -> None:
 
     ``invalid`` is raised for an archive that cannot be read.
     """
+    package = _open_package(upload, invalid)
+    if _CONTENT_TYPES not in package.names or "word/document.xml" not in package.names:
+        raise NotAWordDocument
+    _check_package(package, invalid, depth=0)
+
+
+@dataclass
+class _Package:
+    """A package's member names (lower-cased: OPC part names are case-insensitive), its content types and
+    relationships by name, and the packages embedded in it (a chart's workbook in a letter)."""
+
+    names: set[str]
+    parts: dict[str, bytes]
+    embedded: list[bytes]
+
+
+def _open_package(upload: IO[bytes], invalid: FileRejected) -> _Package:
     try:
         with zipfile.ZipFile(upload) as archive:
-            names, package = _read_package(archive)
+            return _read_package(archive)
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError, OSError):
         raise invalid from None  # corrupt, encrypted (RuntimeError) or an unknown compression method
-    if _CONTENT_TYPES not in names or "word/document.xml" not in names:
-        raise NotAWordDocument
-    if any(name.lower().endswith("vbaproject.bin") for name in names):
+
+
+def _check_package(package: _Package, invalid: FileRejected, *, depth: int) -> None:
+    """What runs or reaches out is declared in the package, and in every package embedded in it."""
+    if any(name.endswith("vbaproject.bin") for name in package.names):
         raise _macros()
-    for name, content in package.items():
+    for name, content in package.parts.items():
         root = _parse(content, invalid)
         if name == _CONTENT_TYPES:
             _check_content_types(root)
         else:
             _check_relationships(root)
+    for content in package.embedded:
+        if depth >= _MAX_NESTING:
+            raise _active()  # a package in a package in a package: nothing a clinic's letter needs
+        _check_package(_open_package(io.BytesIO(content), invalid), invalid, depth=depth + 1)
 
 
-def _read_package(archive: zipfile.ZipFile) -> tuple[set[str], dict[str, bytes]]:
-    """Every member's name, and the content types and relationships, each member inflated under the limits.
+def _read_package(archive: zipfile.ZipFile) -> _Package:
+    """The package's names, content types, relationships and embedded packages, every member inflated
+    under the limits.
 
     The sizes in the archive's headers are checked first, then the bytes
     actually inflated: a header may lie (zipfile then stops at the declared
@@ -69,22 +98,26 @@ def _read_package(archive: zipfile.ZipFile) -> tuple[set[str], dict[str, bytes]]
     left, ratio = conf.max_archive_size(), conf.max_compression_ratio()
     if sum(member.file_size for member in members) > left:
         raise _bomb(f"more than {left} bytes uncompressed")
-    package = {}
+    package = _Package(names={member.filename.lower() for member in members}, parts={}, embedded=[])
     for member in members:
-        wanted = member.filename == _CONTENT_TYPES or member.filename.endswith(".rels")
+        name = member.filename.lower()
+        declares = name == _CONTENT_TYPES or name.endswith(".rels")
         chunks, size = [], 0
         with archive.open(member) as stream:
             while chunk := stream.read(_CHUNK):
+                kept = declares or (chunks[0] if chunks else chunk).startswith(_ZIP_SIGNATURE)
                 size, left = size + len(chunk), left - len(chunk)
                 if left < 0:
                     raise _bomb(f"more than {conf.max_archive_size()} bytes uncompressed")
                 if size > _RATIO_FLOOR and size > ratio * member.compress_size:
                     raise _bomb(f"a part compressed more than {ratio} times")
-                if wanted:
+                if kept:
                     chunks.append(chunk)
-        if wanted:
-            package[member.filename] = b"".join(chunks)
-    return {member.filename for member in members}, package
+        if declares:
+            package.parts[name] = b"".join(chunks)
+        elif chunks:
+            package.embedded.append(b"".join(chunks))  # a ZIP inside: a package of its own
+    return package
 
 
 def _parse(content: bytes, invalid: FileRejected) -> ElementTree.Element:

@@ -330,6 +330,14 @@ def _docx(parts: dict[str, bytes | str]) -> bytes:
     return out.getvalue()
 
 
+def _zip(members: dict[str, bytes | str]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
 def _content_types(*overrides: tuple[str, str]) -> str:
     """The sample's [Content_Types].xml with (part name, content type) overrides added."""
     with zipfile.ZipFile(io.BytesIO(samples.docx_bytes())) as archive:
@@ -393,6 +401,25 @@ HOSTILE_DOCX = {
         {DOCUMENT_RELS: _rels((f"{OFFICE_RELS}/image", "file://evil.example/share/x.png", "External"))},
         "external_reference",
     ),
+    "remote-template-in-an-upper-case-rels-part": (
+        {
+            "word/_rels/settings.xml.RELS": _rels(
+                (f"{OFFICE_RELS}/attachedTemplate", "https://evil.example/t.dotx", "External")
+            )
+        },
+        "external_reference",
+    ),
+    "embedded-workbook-with-macros": (
+        {
+            DOCUMENT_RELS: _rels((f"{OFFICE_RELS}/package", "embeddings/Sheet1.xlsx", "")),
+            "word/embeddings/Sheet1.xlsx": _zip({"xl/vbaProject.bin": b"\0" * 64, "xl/workbook.xml": "<workbook/>"}),
+        },
+        "macro_document",
+    ),
+    "workbook-embedded-three-deep": (
+        {"word/embeddings/a.xlsx": _zip({"b.xlsx": _zip({"c.xlsx": _zip({"d.xml": "<d/>"})})})},
+        "active_content",
+    ),
     "entity-expansion": (
         {"[Content_Types].xml": '<?xml version="1.0"?><!DOCTYPE t [<!ENTITY a "aaaa">]><Types>&a;</Types>'},
         "invalid_file",
@@ -410,6 +437,16 @@ def test_word_document_with_a_hyperlink_is_accepted():
     hyperlink = (f"{OFFICE_RELS}/hyperlink", "https://clinic.example/", "External")
 
     assert detect_kind(upload(_docx({DOCUMENT_RELS: _rels(hyperlink)}))) is DOCX
+
+
+def test_word_document_with_an_embedded_workbook_without_macros_is_accepted():
+    # A chart's data is a workbook package inside the letter: checked as a package, and clean.
+    chart_data = {
+        DOCUMENT_RELS: _rels((f"{OFFICE_RELS}/package", "embeddings/Sheet1.xlsx", "")),
+        "word/embeddings/Sheet1.xlsx": _zip({"xl/workbook.xml": "<workbook/>"}),
+    }
+
+    assert detect_kind(upload(_docx(chart_data))) is DOCX
 
 
 def test_zip_bomb_part_is_refused_by_its_compression_ratio():
