@@ -178,10 +178,7 @@ def owner_delete(*, owner: models.Model, deleted_by) -> None:
     records = _records_deleted_with(owner)
     files = list(_live_files_of(records))
     legal_hold_check(records=records, files=files, deleting="record")
-    policy = conf.permission_policy()
-    refused = next((f for f in files if not policy.user_has_permission_for_file(deleted_by, DELETE, f)), None)
-    if refused is not None:
-        raise DeleteNotPermitted(f"Deleting the record would delete the file {refused.name}, which you may not delete")
+    _refuse_unpermitted_deletes(files, deleted_by)
     token = _owner_deletion.set(_OwnerDeletion(deleted_by=deleted_by))
     try:
         with transaction.atomic():
@@ -209,11 +206,20 @@ def owner_files_delete_with(*, owner: models.Model) -> None:
                 "A record with files is deleted through files.services.owner_delete, which names who deletes them"
             )
         return
+    # Asked again here, inside the deletion's transaction: a file uploaded since owner_delete checked goes too.
+    _refuse_unpermitted_deletes(files, deletion.deleted_by)
     for file in files:
         try:
             file_delete(file=file, deleted_by=deletion.deleted_by)
         except File.DoesNotExist:
             continue  # deleted by someone else meanwhile: the outcome is the same
+
+
+def _refuse_unpermitted_deletes(files: Iterable[File], user) -> None:
+    policy = conf.permission_policy()
+    refused = next((f for f in files if not policy.user_has_permission_for_file(user, DELETE, f)), None)
+    if refused is not None:
+        raise DeleteNotPermitted(f"Deleting the record would delete the file {refused.name}, which you may not delete")
 
 
 def _records_deleted_with(owner: models.Model) -> list[models.Model]:

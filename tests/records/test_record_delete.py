@@ -15,6 +15,7 @@ from django.test import Client
 from appointments.models import Appointment
 from demo import samples
 from doctors.models import Doctor
+from files import services
 from files.models import AuditEvent, File
 from patients.models import Patient
 from tests.factories import AppointmentFactory, FileFactory, UserFactory
@@ -243,3 +244,26 @@ def test_cascade_is_refused_when_a_cascaded_records_file_is_on_hold(
     assert response.status_code == 409
     assert Patient.objects.filter(pk=patient_id).exists()
     assert _unchanged(prescription, storage)
+
+
+def test_a_file_uploaded_after_the_check_is_checked_too_and_the_deletion_refused(
+    receptionist, client_for, storage, monkeypatch
+):
+    # The timing of a concurrent upload, made certain: it lands right after owner_delete asked the policy
+    # about the appointment's files (none then), before the ORM deletes the appointment.
+    appointment = AppointmentFactory()
+    landed = []
+    check = services._refuse_unpermitted_deletes
+
+    def upload_lands_after_the_check(files, user):
+        check(files, user)
+        if not landed:
+            landed.append(FileFactory(owner=appointment, name="late.pdf", content=samples.pdf_bytes()))
+
+    monkeypatch.setattr(services, "_refuse_unpermitted_deletes", upload_lands_after_the_check)
+
+    response = client_for(receptionist).delete(APPOINTMENTS.detail_url(appointment.pk))
+
+    assert response.status_code == 403
+    assert Appointment.objects.filter(pk=appointment.pk).exists()
+    assert _unchanged(landed[0], storage)
