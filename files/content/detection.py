@@ -95,6 +95,10 @@ def _invalid(kind: Kind) -> FileRejected:
 def _check_structure(upload: UploadedFile, kind: Kind) -> None:
     """Refuse ``upload``, which starts like ``kind``, if it is a broken one; raise :class:`_NotThisKind` if not one."""
     if kind is PNG:
+        # Its text chunks first, under this app's budget: Pillow inflates those before the image data
+        # with a limit of its own, and would call a text bomb an invalid image (metadata_too_large is right).
+        _png_texts(upload)
+        upload.seek(0)
         _check_image(upload, PNG, PngImagePlugin.PngImageFile)
     elif kind is JPEG:
         _check_image(upload, JPEG, JpegImagePlugin.JpegImageFile)
@@ -169,10 +173,15 @@ def _check_not_polyglot(upload: UploadedFile, kind: Kind) -> None:
         raise _polyglot(kind, "an archive")
     if kind is PNG and _png_trailer(upload):
         raise _polyglot(kind, "data after its end")
-    if kind is PNG and any(_is_markup(text) for text in png_metadata_texts(upload, budget=conf.max_image_text_size())):
+    if kind is PNG and any(_is_markup(text) for text in _png_texts(upload)):
         raise _polyglot(kind, "a web page or script")
     if kind is JPEG and _has_markup_at_the_end(upload):
         raise _polyglot(kind, "a web page or script")
+
+
+def _png_texts(upload: UploadedFile) -> list[bytes]:
+    """A PNG's text metadata, inflated no further than ``FILES_MAX_IMAGE_TEXT_SIZE`` (else ``metadata_too_large``)."""
+    return list(png_metadata_texts(upload, budget=conf.max_image_text_size()))
 
 
 def _polyglot(kind: Kind, what: str) -> FileRejected:

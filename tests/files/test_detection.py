@@ -274,8 +274,16 @@ def test_png_with_markup_in_a_text_chunk_anywhere_is_refused(chunk):
     )
 
 
-def test_png_text_chunk_bomb_is_refused_without_inflating_it(settings):
-    bomb = _png_with_chunk(b"zTXt", _ztxt(b"a" * 50_000_000))
+def _after_ihdr(chunk_type: bytes, data: bytes) -> bytes:
+    """A small PNG with a chunk right after IHDR, before the image data (where Pillow reads it on opening)."""
+    png, chunk = samples.png_bytes(), chunk_type + data
+    return png[:33] + struct.pack(">I", len(data)) + chunk + struct.pack(">I", zlib.crc32(chunk)) + png[33:]
+
+
+@pytest.mark.parametrize("place", ["before IEND", "after IHDR"])
+def test_png_text_chunk_bomb_is_refused_without_inflating_it(settings, place):
+    chunk = (b"zTXt", _ztxt(b"a" * 50_000_000))
+    bomb = _png_with_chunk(*chunk) if place == "before IEND" else _after_ihdr(*chunk)
     assert len(bomb) < 100_000
 
     error = rejection(bomb)
