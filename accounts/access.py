@@ -9,7 +9,9 @@ and every record endpoint asks the same rules:
 - a doctor reaches their own doctor record, their appointments and the
   patients of those appointments; they delete only files they uploaded;
 - a patient's portal account reaches that patient's record only;
-- anyone else reaches nothing.
+- anyone else reaches nothing;
+- only admins place and release legal holds (``files.hold_file``) and link
+  accounts to records (``accounts.link_accounts``).
 
 A role is a group (``accounts.roles``) holding model permissions; the admin
 and receptionist roles also hold ``accounts.reach_all_records``. A doctor's or
@@ -62,6 +64,8 @@ def _doctor_records(model, doctor_id) -> list[Q]:
 
 #: Granted to the admin and receptionist roles (``accounts/migrations/0003_...``).
 REACH_ALL_RECORDS = "accounts.reach_all_records"
+#: Granted to the admin role (``accounts/migrations/0005_...``): a linked account reaches its record.
+LINK_ACCOUNTS = "accounts.link_accounts"
 
 
 def user_reach(user) -> Reach:
@@ -95,6 +99,9 @@ class ClinicPolicy(ModelPermissionPolicy):
         # Re-pointing an existing record moves it, and its files, to another record (an appointment to
         # another patient): only for a user who reaches every record, never by a doctor between patients.
         return user_reach(user).everything
+
+    def user_may_link_accounts(self, user) -> bool:
+        return bool(user and user.is_active and user.has_perm(LINK_ACCOUNTS))
 
     def user_has_permission_for_owner(self, user, action: str, owner) -> bool:
         return super().user_has_permission_for_owner(user, action, owner) and self.user_may_see_record(user, owner)

@@ -7,4 +7,7 @@ class ClinicAccess(models.Model):  # noqa: DJ008 (never instantiated)
     class Meta:
         managed = False
         default_permissions = ()
-        permissions = [("reach_all_records", "Can reach every record of the clinic and its files")]
+        permissions = [
+            ("reach_all_records", "Can reach every record of the clinic and its files"),
+            ("link_accounts", "Can link a user account to a doctor's or patient's record"),
+        ]

@@ -35,6 +35,10 @@ class DeleteNotPermitted(Exception):
     """A record's deletion refused: it would delete a file the user may not delete."""
 
 
+class HoldNotPermitted(Exception):
+    """A legal hold placed or released by a user the policy does not let do it (``user_may_hold``)."""
+
+
 class UnattributedDelete(Exception):
     """A record with live files deleted outside ``files.services.owner_delete``: who deleted them would be lost."""
 

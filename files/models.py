@@ -58,6 +58,8 @@ class File(models.Model):
     class Meta:
         base_manager_name = "all_objects"
         ordering = ["id"]
+        # Holds are for those who answer for what is kept (the policy's ``user_may_hold`` asks for it).
+        permissions = [("hold_file", "Can place files and records on legal hold and release them")]
         indexes = [
             # Prefetching a page of records' files, and the owner's file list.
             models.Index(fields=["entity_type", "entity_id"], name="files_owner_idx"),
@@ -155,6 +157,8 @@ class AuditEvent(models.Model):
         DELETE = "delete"
         RESTORE = "restore"
         PURGE = "purge"
+        HOLD = "hold"
+        RELEASE = "release"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"

@@ -14,6 +14,9 @@ from files.models import File, owner_models
 
 VIEW, ADD, DELETE = "view", "add", "delete"
 
+#: Who places and releases legal holds, on files and on records (``files/migrations/0005_...``).
+HOLD_PERMISSION = "files.hold_file"
+
 
 class ModelPermissionPolicy:
     """Django model permissions: ``files.<action>_file`` plus view permission on the owner's model.
@@ -65,6 +68,36 @@ class ModelPermissionPolicy:
         see reachable to them. A host policy may narrow it further.
         """
         return self.user_may_see_record(user, target)
+
+    def user_may_hold(self, user, target=None) -> bool:
+        """May ``user`` place ``target`` (a file or a record; None: anything at all) on legal hold, or release it?
+
+        A hold decides what may never be deleted: only for users granted
+        ``files.hold_file``, and only on what they may see.
+        """
+        if not (user and user.is_active and user.has_perm(HOLD_PERMISSION)):
+            return False
+        if target is None:
+            return True
+        if isinstance(target, File):
+            return self.user_has_permission_for_file(user, VIEW, target)
+        return self.user_may_see_record(user, target)
+
+    def user_may_link_accounts(self, user) -> bool:
+        """May ``user`` link a record to a user account, or unlink it (a doctor's or patient's own account)?
+
+        A host policy that lets a linked account reach its record makes this
+        a grant of access: here, superusers only.
+        """
+        return bool(user and user.is_active and user.is_superuser)
+
+    def user_may_reconcile(self, user) -> bool:
+        """May ``user`` run the reconciliation with storage, which sees, trashes and purges any file?"""
+        return (
+            self.user_has_permission(user, VIEW)
+            and self.user_has_permission(user, DELETE)
+            and self.user_reaches_every_record(user)
+        )
 
     def files_visible_to(self, user, files: QuerySet[File]) -> QuerySet[File]:
         """Narrow ``files`` to those ``user`` may view."""

@@ -33,8 +33,8 @@ def file_list(*, entity_id: uuid.UUID | None = None, category: str | None = None
     return files
 
 
-def files_storage_report() -> dict:
-    """Counts and bytes of live files by category and by owner type, and of the trash."""
+def files_storage_report(*, files: QuerySet[File]) -> dict:
+    """Counts and bytes of ``files`` (live and trashed: those a user may see) by category and owner type, and trash."""
 
     def rows(queryset, *fields):
         grouped = queryset.values(*fields).annotate(count=Count("id"), bytes=Sum("size")).order_by(*fields)
@@ -42,12 +42,12 @@ def files_storage_report() -> dict:
 
     return {
         "sections": [
-            ("By category", {"label": "Category", "items": rows(File.objects.all(), "category")}),
+            ("By category", {"label": "Category", "items": rows(files.live(), "category")}),
             (
                 "By owner type",
-                {"label": "Owner", "items": rows(File.objects.all(), "entity_type__app_label", "entity_type__model")},
+                {"label": "Owner", "items": rows(files.live(), "entity_type__app_label", "entity_type__model")},
             ),
-            ("In the trash", {"label": "Category", "items": rows(File.all_objects.trashed(), "category")}),
+            ("In the trash", {"label": "Category", "items": rows(files.trashed(), "category")}),
         ]
     }
 

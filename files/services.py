@@ -29,7 +29,14 @@ from files.audit import Action, Attempt
 from files.backends import move_blob
 from files.content.detection import Kind, detect_kind, extension_for
 from files.content.metadata import upload_without_metadata
-from files.exceptions import DeleteNotPermitted, FileNotRestorable, FileOnHold, FileTooLarge, UnattributedDelete
+from files.exceptions import (
+    DeleteNotPermitted,
+    FileNotRestorable,
+    FileOnHold,
+    FileTooLarge,
+    HoldNotPermitted,
+    UnattributedDelete,
+)
 from files.models import File, FileOwner
 from files.policy import DELETE
 from files.selectors import file_owner, files_expired_trash
@@ -152,6 +159,26 @@ _HOLD_MESSAGES = {
     "file": ("The record that owns the file is under legal hold", "The file is under legal hold"),
     "record": ("The record is under legal hold", "A file of the record is under legal hold"),
 }
+
+
+def legal_hold_set(*, target: File | FileOwner, held: bool, by) -> bool:
+    """Place ``target`` (a file or a record) on legal hold, or release it (``held=False``), as ``by``.
+
+    Only a user the policy lets hold it may (``user_may_hold``; otherwise
+    :class:`HoldNotPermitted`). Each change is an audit event (``hold`` or
+    ``release``) in the same transaction; setting what is already set
+    changes and records nothing. Returns whether it changed.
+    """
+    if not conf.permission_policy().user_may_hold(by, target):
+        raise HoldNotPermitted("You may not place or release legal holds on it")
+    attempt = Attempt(Action.HOLD if held else Action.RELEASE).by(by)
+    attempt = attempt.on(target) if isinstance(target, File) else attempt.on_record(target)
+    with transaction.atomic():
+        changed = type(target)._base_manager.filter(pk=target.pk).exclude(legal_hold=held).update(legal_hold=held)
+        if changed:
+            attempt.record()
+    target.legal_hold = held
+    return bool(changed)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path
 from django.utils.html import format_html
 
+from files import conf
+from files.admin.access import LegalHoldActions, ReachedOnly
 from files.admin.pages import cleanup_view, storage_report_view
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
+from files.policy import DELETE
 from files.routes import download_prefix
 from files.services import file_delete, file_purge, file_restore
 
@@ -47,7 +50,9 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.register(File)
-class FileAdmin(admin.ModelAdmin):
+class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
+    """Files the user may view (the policy's ``files_visible_to``, trash included); each change asks the policy."""
+
     list_display = [
         "thumbnail", "name", "category", "media_type", "human_size", "entity_type", "entity_id", "created_at",
         "deleted_at", "legal_hold", "links",
@@ -68,7 +73,8 @@ class FileAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The trash too: restoring and purging happen here.
-        return File.all_objects.select_related("entity_type")
+        files = File.all_objects.select_related("entity_type")
+        return conf.permission_policy().files_visible_to(request.user, files)
 
     def get_urls(self):
         pages = [
@@ -106,7 +112,13 @@ class FileAdmin(admin.ModelAdmin):
         )
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return super().has_delete_permission(request, obj) and not (obj and obj.legal_hold)
+        if obj is None:
+            return super().has_delete_permission(request)
+        return not obj.legal_hold and self._may_delete(request, obj)
+
+    def _may_delete(self, request, file: File) -> bool:
+        """Delete, restore (undo a delete) and purge: each needs the right to delete that file, as in the API."""
+        return conf.permission_policy().user_has_permission_for_file(request.user, DELETE, file)
 
     def delete_model(self, request, obj: File) -> None:
         try:
@@ -137,20 +149,13 @@ class FileAdmin(admin.ModelAdmin):
             request, queryset.trashed(), lambda request, file: file_purge(file=file, purged_by=request.user), "purged"
         )
 
-    @admin.action(description="Place selected files on legal hold", permissions=["delete"])
-    def hold_selected(self, request, queryset) -> None:
-        count = queryset.update(legal_hold=True)
-        self.message_user(request, f"{count} file(s) placed on legal hold.")
-
-    @admin.action(description="Release selected files from legal hold", permissions=["delete"])
-    def release_selected(self, request, queryset) -> None:
-        count = queryset.update(legal_hold=False)
-        self.message_user(request, f"{count} file(s) released from legal hold.")
-
     def _each(self, request, queryset, change, done: str) -> None:
-        """Apply ``change`` to each file, and tell the admin what was done and what was refused."""
+        """Apply ``change`` to each file the user may delete, and tell them what was done and what was refused."""
         count = 0
         for file in queryset:
+            if not self._may_delete(request, file):
+                self.message_user(request, f"{file.name}: permission denied", messages.WARNING)
+                continue
             try:
                 change(request, file)
             except (FileOnHold, FileNotRestorable) as refusal:

@@ -1,17 +1,30 @@
-"""A record's files on its own admin page: listed, and uploaded through the same service as the API."""
+"""A record's admin: only records the user reaches; its files listed and uploaded as the API does; links checked.
+
+The files policy decides every question, as for the API: which records
+are listed and found (``records_visible_to``), which of their files show
+(``files_visible_to``), who may upload to them (``ADD`` on the record), link
+a record to another (``user_may_link``: an appointment's patient and
+doctor, offered only among reached records), link it to a user account
+(``user_may_link_accounts``), and place or release its legal hold
+(``user_may_hold``, through the hold actions only, so each is audited).
+"""
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.admin import GenericTabularInline
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from files import conf
+from files.admin.access import LegalHoldActions, ReachedOnly
 from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
-from files.models import File
+from files.models import File, FileOwner
+from files.policy import ADD
 from files.services import file_attach, owner_delete, upload_check
 
 #: Why :func:`owner_delete` refuses a record's deletion: shown to the admin, and nothing is deleted.
@@ -33,6 +46,9 @@ class FileInline(GenericTabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request):
+        return conf.permission_policy().files_visible_to(request.user, super().get_queryset(request))
 
 
 class FileUploadForm(forms.ModelForm):
@@ -79,7 +95,7 @@ class FileUploadInline(GenericTabularInline):
         return super().get_queryset(request).none()
 
 
-class FileOwnerAdmin(admin.ModelAdmin):
+class FileOwnerAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
     """Base admin of a record that owns files: its files inline, uploads, deletes through ``owner_delete``.
 
     A deletion, single or bulk, is all or nothing: one refusal (a legal
@@ -88,6 +104,28 @@ class FileOwnerAdmin(admin.ModelAdmin):
     """
 
     inlines = [FileInline, FileUploadInline]
+    actions = ["hold_selected", "release_selected"]
+
+    def get_queryset(self, request):
+        return conf.permission_policy().records_visible_to(request.user, super().get_queryset(request))
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # The hold changes through its actions only, which the audit trail records.
+        readonly = [*super().get_readonly_fields(request, obj), "legal_hold"]
+        if not conf.permission_policy().user_may_link_accounts(request.user):
+            readonly += _account_fields(self.model)
+        return readonly
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if issubclass(related, FileOwner):
+            # Only records the user reaches are offered: another id is "not a valid choice", existing or not.
+            records = related._default_manager.all()
+            kwargs["queryset"] = conf.permission_policy().records_visible_to(request.user, records)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return _links_checked(super().get_form(request, obj, change, **kwargs), request.user)
 
     def delete_model(self, request, obj) -> None:
         owner_delete(owner=obj, deleted_by=request.user)
@@ -121,6 +159,8 @@ class FileOwnerAdmin(admin.ModelAdmin):
             for f in formset.forms
             if f.cleaned_data.get("upload")
         ]
+        if uploads and not conf.permission_policy().user_has_permission_for_owner(request.user, ADD, form.instance):
+            raise PermissionDenied  # inside the page's transaction: the record's changes are undone too
         # What the admin's change message reads from a saved formset.
         formset.new_objects = [
             file_attach(owner=form.instance, upload=upload, category=category, uploaded_by=request.user)
@@ -128,6 +168,31 @@ class FileOwnerAdmin(admin.ModelAdmin):
         ]
         formset.changed_objects, formset.deleted_objects = [], []
         return None
+
+
+def _account_fields(model) -> list[str]:
+    """``model``'s relations to user accounts (a doctor's or patient's own account)."""
+    user_model = get_user_model()
+    return [f.name for f in model._meta.get_fields() if f.concrete and f.is_relation and f.related_model is user_model]
+
+
+def _links_checked(form_class: type[forms.ModelForm], user) -> type[forms.ModelForm]:
+    """``form_class`` refusing, as a field error, a link to a record the policy does not let ``user`` make."""
+
+    class LinksChecked(form_class):
+        def clean(self):
+            cleaned = super().clean()
+            record = None if self.instance._state.adding else self.instance  # not yet changed by this form
+            policy = conf.permission_policy()
+            for name in self.changed_data:
+                target = cleaned.get(name)
+                if isinstance(target, FileOwner) and not policy.user_may_link(
+                    user, record=record, field=name, target=target
+                ):
+                    self.add_error(name, "You may not link this record to that one.")
+            return cleaned
+
+    return LinksChecked
 
 
 def _delete_selected(modeladmin, request, queryset):

@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
+from files import conf
 from files.reconcile import files_reconcile
 from files.selectors import files_storage_report
 
@@ -18,7 +19,7 @@ CLEANUP_SECTIONS = {
 
 def cleanup_view(model_admin, request):
     """The ``files_cleanup`` command as a page: a dry run on GET, the repair on POST."""
-    if not (request.user.has_perm("files.delete_file") and request.user.has_perm("files.view_file")):
+    if not conf.permission_policy().user_may_reconcile(request.user):
         raise PermissionDenied
     applied = request.method == "POST"
     report = files_reconcile(dry_run=not applied)
@@ -28,8 +29,9 @@ def cleanup_view(model_admin, request):
 
 
 def storage_report_view(model_admin, request):
-    """Bytes and counts of files by category and by owner type, and the trash."""
-    if not request.user.has_perm("files.view_file"):
+    """Bytes and counts of the files the user may view, by category and by owner type, and the trash."""
+    if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    context = {**model_admin.admin_site.each_context(request), "title": "Storage report", **files_storage_report()}
+    report = files_storage_report(files=model_admin.get_queryset(request))
+    context = {**model_admin.admin_site.each_context(request), "title": "Storage report", **report}
     return TemplateResponse(request, "admin/files/file/report.html", context)
