@@ -22,6 +22,7 @@ from django.urls import reverse
 
 from files import conf
 from files.admin.access import LegalHoldActions, ReachedOnly
+from files.audit import Action, Attempt
 from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
 from files.models import File, FileOwner
 from files.policy import ADD
@@ -140,6 +141,7 @@ class FileOwnerAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
             # Django runs the deletion in a transaction: a refusal rolls back its log entry too.
             return super().delete_view(request, object_id, extra_context)
         except DELETE_REFUSALS as refusal:
+            _refused(request, [self.get_object(request, object_id)], refusal)
             self.message_user(request, _refusal_message(refusal), messages.ERROR)
             opts = self.model._meta
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
@@ -201,8 +203,16 @@ def _delete_selected(modeladmin, request, queryset):
         with transaction.atomic():
             return delete_selected(modeladmin, request, queryset)
     except DELETE_REFUSALS as refusal:
+        _refused(request, queryset, refusal)
         modeladmin.message_user(request, _refusal_message(refusal), messages.ERROR)
         return None
+
+
+def _refused(request, records, refusal: Exception) -> None:
+    """Each record whose deletion was refused, on the audit trail under the user, as the API records it."""
+    status, detail = 403 if isinstance(refusal, DeleteNotPermitted) else 409, _refusal_message(refusal)
+    for record in records:
+        Attempt(Action.DELETE).by(request.user).on_record(record).record(status=status, detail=detail)
 
 
 def _refusal_message(refusal: Exception) -> str:

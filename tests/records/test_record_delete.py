@@ -188,6 +188,23 @@ def test_admin_deletion_of_a_record_on_hold_shows_an_error_and_changes_nothing(
     assert _unchanged(prescription, storage)
 
 
+@pytest.mark.parametrize("how", ["single", "bulk"])
+def test_a_refused_deletion_in_the_admin_is_on_the_audit_trail_under_its_user(prescription, how):
+    client = staff("receptionist")
+    if how == "single":
+        url, data = f"/admin/appointments/appointment/{prescription.entity_id}/delete/", {"post": "yes"}
+    else:
+        url = "/admin/appointments/appointment/"
+        data = {"action": "delete_selected", "post": "yes", "_selected_action": [prescription.entity_id]}
+
+    client.post(url, data)
+
+    event = AuditEvent.objects.get(action="delete", outcome="refused")
+    assert (event.user_id, event.status, event.via) == (str(client.user.pk), 403, "admin")
+    assert (event.record_type, event.record_id) == ("appointments.appointment", prescription.entity_id)
+    assert event.detail.startswith("Not deleted")
+
+
 # Records the ORM deletes with the one asked for (a host app whose relations cascade).
 
 
