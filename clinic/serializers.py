@@ -4,7 +4,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from files import conf
-from files.api.serializers import UUIDField
+from files.api.serializers import FileOwnerSerializer, UUIDField
 from files.models import FileOwner
 
 
@@ -34,8 +34,11 @@ class LinkedRecordField(serializers.PrimaryKeyRelatedField):
         return target
 
 
-class RecordSerializer(serializers.ModelSerializer):
-    """A record's serializer: every relation to a record that owns files is a :class:`LinkedRecordField`."""
+class RecordSerializer(FileOwnerSerializer):
+    """A record's serializer, with its ``files``, ``files_count`` and ``files_url``.
+
+    Every relation to a record that owns files is a :class:`LinkedRecordField`.
+    """
 
     def build_relational_field(self, field_name, relation_info):
         field_class, kwargs = super().build_relational_field(field_name, relation_info)

@@ -177,6 +177,7 @@ _FILES_ENVIRONMENT = {
     "FILES_MAX_REQUEST_SIZE": int,
     "FILES_MAX_IMAGE_PIXELS": int,
     "FILES_MAX_FILES_PER_REQUEST": int,
+    "FILES_EMBED_LIMIT": int,
     "FILES_AUDIT_FLUSH_SECONDS": float,
     # Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
     "FILES_CLIENT_ADDRESS_HEADER": str,

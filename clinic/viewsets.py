@@ -1,14 +1,13 @@
 """The base of the clinic's record endpoints (patients, doctors, appointments)."""
 
-from django.db.models import Prefetch
 from rest_framework import viewsets
 from rest_framework.permissions import BasePermission
 
 from clinic.permissions import ModelPermissions
 from files import conf
 from files.api.errors import parse_uuid
+from files.api.serializers import embedded_files_prefetch
 from files.api.views import FileOwnerViewSetMixin
-from files.models import File
 from files.services import owner_delete
 
 
@@ -29,9 +28,8 @@ class RecordViewSet(FileOwnerViewSetMixin, viewsets.ModelViewSet):
     permission_classes = [ModelPermissions, RecordAccess]
 
     def get_queryset(self):
-        # Only the files the user may see, by the same policy as every other files endpoint.
-        visible = conf.permission_policy().files_visible_to(self.request.user, File.objects.all())
-        return super().get_queryset().prefetch_related(Prefetch("files", queryset=visible))
+        # Only the files the user may see, by the same policy as every other files endpoint, a bounded few a record.
+        return super().get_queryset().prefetch_related(embedded_files_prefetch(self.request.user))
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)

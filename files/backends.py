@@ -156,24 +156,26 @@ def move_blob(storage: Storage, old: str, new: str) -> None:
     os.replace(source, target)
 
 
-def accel_location(
-    storage: Storage, name: str, *, prefix: str, lifetime: int, content_type: str, disposition: str
-) -> str:
+def accel_location(storage: Storage, name: str, *, prefix: str, lifetime: int) -> str:
     """The X-Accel-Redirect target that has nginx send ``name``.
 
     On local disk, the name under nginx's internal location of the storage
     root. A storage with ``accel_path`` (S3) gives the path of a short-lived
     presigned URL, under an internal location that proxies to the store
-    (``deploy/nginx.s3.conf``).
+    (``deploy/nginx.s3.conf``); nginx sends the service's headers, so the URL
+    asks the store for none (and names no file).
     """
     if not hasattr(storage, "accel_path"):
         return prefix + quote(name)
-    path = storage.accel_path(name, lifetime=lifetime, content_type=content_type, disposition=disposition)
-    return prefix.rstrip("/") + path
+    return prefix.rstrip("/") + storage.accel_path(name, lifetime=lifetime)
 
 
-def presigned_url(storage: Storage, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:
+def presigned_url(
+    storage: Storage, name: str, *, lifetime: int, content_type: str, disposition: str, cache_control: str
+) -> str:
     """A URL of the store that serves ``name`` for ``lifetime`` seconds with these headers (``redirect`` mode)."""
     if not hasattr(storage, "presigned_url"):
         raise ImproperlyConfigured("FILES_SERVE_MODE=redirect needs a storage that presigns URLs (S3)")
-    return storage.presigned_url(name, lifetime=lifetime, content_type=content_type, disposition=disposition)
+    return storage.presigned_url(
+        name, lifetime=lifetime, content_type=content_type, disposition=disposition, cache_control=cache_control
+    )

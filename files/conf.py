@@ -50,6 +50,8 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         # Photos are images; other categories take every kind.
         "FILES_ALLOWED_KINDS": {"profile": ("png", "jpeg"), "image": ("png", "jpeg")},
         "FILES_MAX_FILES_PER_REQUEST": 20,
+        # A record's JSON embeds this many of its files; the rest are paged at files_url.
+        "FILES_EMBED_LIMIT": 100,
         "FILES_PERMISSION_POLICY": "files.policy.ModelPermissionPolicy",
         "FILES_AUDIT_FLUSH_SECONDS": 1,
         "FILES_CLIENT_ADDRESS_HEADER": None,
@@ -128,6 +130,15 @@ def _server(mode: str):
             f"FILES_SERVE_MODE must be one of {modes} or a Server's path, not {mode!r}"
         ) from None
     return server_class()
+
+
+def embed_limit() -> int:
+    """``FILES_EMBED_LIMIT``: the most files a record's JSON embeds in ``files`` (its ``files_url`` pages them all).
+
+    Bounds the rows, memory and bytes of a record's answer whatever the
+    number of its files.
+    """
+    return int(setting("FILES_EMBED_LIMIT"))
 
 
 def accel_prefix() -> str:

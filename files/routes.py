@@ -21,7 +21,12 @@ def delete_prefix() -> str:
     return _prefix("files:delete", "file_id", get_urlconf() or settings.ROOT_URLCONF)
 
 
+def file_list_path() -> str:
+    """The path, from the site's root, of the paginated file list (``/api/files/``)."""
+    return _prefix("files:file-list", None, get_urlconf() or settings.ROOT_URLCONF)
+
+
 @functools.lru_cache(maxsize=16)
-def _prefix(name: str, argument: str, urlconf) -> str:
-    path = reverse(name, kwargs={argument: "_"}, urlconf=urlconf)
+def _prefix(name: str, argument: str | None, urlconf) -> str:
+    path = reverse(name, kwargs={argument: "_"} if argument else None, urlconf=urlconf)
     return "/" + path.removeprefix(get_script_prefix()).removesuffix("_")

@@ -3,7 +3,8 @@
 import uuid
 
 from django.db import models
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, F, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from files import conf
@@ -31,6 +32,25 @@ def file_list(*, entity_id: uuid.UUID | None = None, category: str | None = None
     if category is not None:
         files = files.filter(category=category)
     return files
+
+
+def files_first_per_owner(*, files: QuerySet[File], limit: int) -> QuerySet[File]:
+    """At most ``limit`` of each record's ``files`` (the first by id, as the file list pages them), in one query.
+
+    Each file carries ``owner_files_count``: how many of ``files`` its record
+    has in all. The database numbers and counts each record's files (window
+    functions) and returns only the first ``limit``, so a record with 20,000
+    files costs the service ``limit`` rows, not 20,000.
+    """
+    owner = [F("entity_type"), F("entity_id")]
+    return (
+        files.annotate(
+            owner_rank=Window(RowNumber(), partition_by=owner, order_by=[F("id").asc()]),
+            owner_files_count=Window(Count("id"), partition_by=owner),
+        )
+        .filter(owner_rank__lte=limit)
+        .order_by("id")
+    )
 
 
 def files_storage_report(*, files: QuerySet[File]) -> dict:

@@ -6,16 +6,28 @@ and ``files.backends`` asks for them (never guessing a storage's kind):
 
 - ``open_range(name, first, last)``: a readable of bytes ``first``..``last``;
 - ``move(old, new)``: the bytes under another name of the same storage;
-- ``accel_path(name, **response_headers)``: the path and query nginx fetches the bytes from.
+- ``accel_path(name, lifetime=)``: the path and query nginx fetches the bytes from;
+- ``presigned_url(name, lifetime=, **response_headers)``: a URL of the store itself (``redirect`` mode).
+
+Every object is stored with the headers the store can send for it whatever
+URL fetches it (``get_object_parameters``): its type, an ``attachment``
+disposition naming it by its id, and ``private, no-store``. S3 has no way to
+store or presign any other header (nosniff, a Content-Security-Policy).
 
 Use it as ``"BACKEND": "files.storages.S3FileStorage"``.
 """
 
+import posixpath
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
+
+from files.content.kinds import KINDS
+
+# A stored object's type, by its name's extension: the extension is the detected kind's (files.services).
+_MEDIA_TYPES = {extension: kind.media_type for kind in KINDS.values() for extension in kind.extensions}
 
 
 class S3FileStorage(S3Storage):
@@ -34,15 +46,40 @@ class S3FileStorage(S3Storage):
         self.bucket.copy({"Bucket": self.bucket.name, "Key": source}, target)
         self.bucket.Object(source).delete()
 
-    def accel_path(self, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:
-        """The path and query of a presigned URL, which nginx's internal location proxies to the store."""
-        url = urlsplit(self.presigned_url(name, lifetime=lifetime, content_type=content_type, disposition=disposition))
+    def accel_path(self, name: str, *, lifetime: int) -> str:
+        """The path and query of a presigned URL, which nginx's internal location proxies to the store.
+
+        It asks for no response header: nginx sends the service's own, and the
+        URL (in the store's logs) names no file.
+        """
+        url = urlsplit(self.url(name, expire=lifetime))
         return f"{url.path}?{url.query}"
 
-    def presigned_url(self, name: str, *, lifetime: int, content_type: str, disposition: str) -> str:
+    def presigned_url(
+        self, name: str, *, lifetime: int, content_type: str, disposition: str, cache_control: str
+    ) -> str:
         """A URL of the store serving ``name`` for ``lifetime`` seconds with these response headers."""
-        parameters = {"ResponseContentType": content_type, "ResponseContentDisposition": disposition}
+        parameters = {
+            "ResponseContentType": content_type,
+            "ResponseContentDisposition": disposition,
+            "ResponseCacheControl": cache_control,
+        }
         return self.url(name, parameters=parameters, expire=lifetime)
+
+    def get_object_parameters(self, name: str) -> dict:
+        """Headers stored with the object, sent by the store to any URL that asks for no others.
+
+        Not the client's Content-Type (django-storages' default), but the
+        detected kind's; downloaded, never shown, under its id's name; cached
+        nowhere. A project's ``AWS_S3_OBJECT_PARAMETERS`` win.
+        """
+        stored_as = posixpath.basename(name)
+        return {
+            "ContentType": _MEDIA_TYPES.get(posixpath.splitext(stored_as)[1].lower(), "application/octet-stream"),
+            "ContentDisposition": f'attachment; filename="{stored_as}"',
+            "CacheControl": "private, no-store",
+            **super().get_object_parameters(name),
+        }
 
     def key(self, name: str) -> str:
         """The object key of ``name`` (the backend's ``location`` prefix included)."""

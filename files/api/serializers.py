@@ -6,14 +6,18 @@ The first five fields are the contract existing clients read: ``id``,
 """
 
 import uuid
+from urllib.parse import urlencode
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MaxLengthValidator
+from django.db.models import Model, Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from files import conf, signing
+from files import conf, selectors, signing
 from files.api.errors import INVALID_UUID_MESSAGE
 from files.models import File
-from files.routes import download_prefix
+from files.routes import download_prefix, file_list_path
 from files.services import files_attach
 
 
@@ -42,7 +46,10 @@ def file_url(file: File, request) -> str:
     query = signing.sign(
         file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension, issued_to=str(request.user.pk)
     )
-    path = f"{download_prefix()}{file.path}?{query}"
+    return _absolute(f"{download_prefix()}{file.path}?{query}", request)
+
+
+def _absolute(path: str, request) -> str:
     base = conf.public_base_url()
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
@@ -60,6 +67,52 @@ class FileSerializer(serializers.ModelSerializer):
 
     def get_url(self, file: File) -> str:
         return file_url(file, self.context.get("request"))
+
+
+# Where a record keeps the files its JSON embeds (the viewset's prefetch, or read by the serializer).
+_EMBEDDED = "embedded_files"
+
+
+def embedded_files(user) -> QuerySet[File]:
+    """The files a record's JSON embeds for ``user``: those the policy shows them, ``FILES_EMBED_LIMIT`` at most."""
+    visible = conf.permission_policy().files_visible_to(user, File.objects.all())
+    return selectors.files_first_per_owner(files=visible, limit=conf.embed_limit())
+
+
+def embedded_files_prefetch(user) -> Prefetch:
+    """The prefetch of a page of records' embedded files: one query, at most ``FILES_EMBED_LIMIT`` rows a record."""
+    return Prefetch("files", queryset=embedded_files(user), to_attr=_EMBEDDED)
+
+
+class FileOwnerSerializer(serializers.ModelSerializer):
+    """A record that owns files: the first ``FILES_EMBED_LIMIT`` of them, how many there are, and where to page them.
+
+    ``files`` stays the list of File objects clients read; a record with more
+    files than the limit says so in ``files_count`` and lists them all at
+    ``files_url`` (``GET /api/files/?entity_id=...``, paginated).
+    """
+
+    files = serializers.SerializerMethodField()
+    files_count = serializers.SerializerMethodField()
+    files_url = serializers.SerializerMethodField()
+
+    @extend_schema_field(FileSerializer(many=True))
+    def get_files(self, record: Model) -> list:
+        return FileSerializer(self._embedded(record), many=True, context=self.context).data
+
+    def get_files_count(self, record: Model) -> int:
+        files = self._embedded(record)
+        return files[0].owner_files_count if files else 0
+
+    def get_files_url(self, record: Model) -> str:
+        return _absolute(f"{file_list_path()}?{urlencode({'entity_id': record.pk})}", self.context["request"])
+
+    def _embedded(self, record: Model) -> list[File]:
+        if not hasattr(record, _EMBEDDED):
+            # A record this request created or changed, not read through the viewset's prefetch: the same query.
+            owned = {"entity_type": ContentType.objects.get_for_model(record), "entity_id": record.pk}
+            setattr(record, _EMBEDDED, list(embedded_files(self.context["request"].user).filter(**owned)))
+        return getattr(record, _EMBEDDED)
 
 
 class FileUploadSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ the bytes, sent in the configured serving mode.
 """
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -75,6 +76,10 @@ class FileMeta:
     @cached_property
     def attachment_disposition(self) -> str:
         return http.content_disposition(self.name, attachment=True)
+
+    def store_disposition(self, disposition: str) -> str:
+        """``disposition`` naming the file by its id, for a store's URL (which the store and proxies log)."""
+        return http.content_disposition(f"{self.id}{self.extension}", attachment=disposition.startswith("attachment"))
 
     @cached_property
     def content_security_policy(self) -> str:
@@ -213,43 +218,87 @@ class StreamServer(Server):
 
 
 class AccelServer(StreamServer):
-    """nginx sends the bytes after the service said yes (``X-Accel-Redirect``), ranges included."""
+    """nginx sends the bytes after the service said yes (``X-Accel-Redirect``), for the requests it answers alike.
+
+    nginx judges ranges and conditionals again, by rules of its own: a
+    malformed range or a range past the end is its own 416 page, several
+    ranges its own multipart body in the order asked, If-Range and If-Match
+    are compared with its validators. So it is handed only a whole file or
+    one plain range the service found satisfiable, with no If-Range,
+    If-Match or If-Unmodified-Since; the service streams every other request
+    itself, exactly as stream mode does (see ``_nginx_answers_alike``).
+    """
 
     def send(self, meta, blob, storage, environ, headers) -> Reply:
-        if environ.get("HTTP_IF_MATCH") or environ.get("HTTP_IF_UNMODIFIED_SINCE"):
-            # nginx judges these again, against its own validators, and would refuse
-            # what the app accepted: those rare requests are streamed by the app instead.
+        if not _nginx_answers_alike(environ, meta.size):
             return super().send(meta, blob, storage, environ, headers)
-        try:
-            http.parse_range(environ.get("HTTP_RANGE"), meta.size)
-        except http.RangeNotSatisfiable:
-            # Answered here: the store's own 416 would reach the client without Content-Range.
-            return _range_not_satisfiable(meta)
         location = backends.accel_location(
-            storage,
-            meta.storage_name,
-            prefix=conf.accel_prefix(),
-            lifetime=conf.redirect_lifetime(),
-            content_type=meta.media_type,
-            disposition=dict(headers)["Content-Disposition"],
+            storage, meta.storage_name, prefix=conf.accel_prefix(), lifetime=conf.redirect_lifetime()
         )
+        # nginx sends Accept-Ranges itself on a whole file, not on a range, and keeps the app's across the redirect.
+        if "HTTP_RANGE" in environ:
+            headers = [*headers, ("Accept-Ranges", "bytes")]
         return Reply(200, [*headers, ("X-Accel-Redirect", location)], [])
 
 
+# A Range nginx and the service read the same way: one range, its numbers short enough never to overflow nginx's.
+_PLAIN_RANGE = re.compile(r"bytes=(?:[0-9]{1,15}-[0-9]{0,15}|-[0-9]{1,15})")
+
+
+def _nginx_answers_alike(environ: Mapping[str, str], size: int) -> bool:
+    """Whether nginx, sending the file for this request, gives the very answer stream mode would."""
+    if environ.get("HTTP_IF_MATCH") is not None or environ.get("HTTP_IF_UNMODIFIED_SINCE") is not None:
+        return False
+    header = environ.get("HTTP_RANGE")
+    if header is None:
+        return True
+    if environ.get("HTTP_IF_RANGE") is not None or not _PLAIN_RANGE.fullmatch(header):
+        return False
+    try:
+        ranges = http.parse_range(header, size)
+    except http.RangeNotSatisfiable:
+        return False  # the service's 416, with Content-Range, not nginx's page
+    return ranges is not None and len(ranges) == 1
+
+
 class RedirectServer(Server):
-    """A 302 to a short-lived presigned URL of the object store, which sends the bytes itself."""
+    """A 302 to a short-lived presigned URL of the object store, which sends the bytes itself.
+
+    The 302 is cached for at most half the URL's life and carries no
+    validator, so a browser never revalidates it into following an expired
+    URL. The URL names the file by its id: the original name would sit in
+    the store's and every proxy's logs. The store answers with the file's
+    type, disposition and Cache-Control (the URL's response overrides); it
+    cannot send nosniff, a Content-Security-Policy or Referrer-Policy (README, Downloads).
+    """
 
     def send(self, meta, blob, storage, environ, headers) -> Reply:
-        disposition = dict(headers)["Content-Disposition"]
+        given = dict(headers)
+        lifetime = conf.redirect_lifetime()
+        cache_control = _redirect_cache_control(given["Cache-Control"], lifetime)
         location = backends.presigned_url(
             storage,
             meta.storage_name,
-            lifetime=conf.redirect_lifetime(),
+            lifetime=lifetime,
             content_type=meta.media_type,
-            disposition=disposition,
+            disposition=meta.store_disposition(given["Content-Disposition"]),
+            cache_control=cache_control,
         )
-        kept = [(name, value) for name, value in headers if name not in {"Content-Type", "Content-Disposition"}]
-        return Reply(302, [*kept, ("Location", location), ("Content-Length", "0")], [])
+        dropped = {"Content-Type", "Content-Disposition", "Cache-Control", "ETag", "Last-Modified"}
+        kept = [(name, value) for name, value in headers if name not in dropped]
+        redirect = [("Cache-Control", cache_control), ("Location", location), ("Content-Length", "0")]
+        return Reply(302, [*kept, *redirect], [])
+
+
+def _redirect_cache_control(download_cache_control: str, lifetime: int) -> str:
+    """How long a browser may follow the same 302: no longer than the download, and half its target's life.
+
+    Half, so that a cached redirect always leads to a URL with time left.
+    """
+    _, _, seconds = download_cache_control.partition("max-age=")
+    if not seconds or lifetime < 2:
+        return "no-store"
+    return f"private, max-age={min(int(seconds), lifetime // 2)}"
 
 
 def _multipart_body(plan: http.MultipartByteranges, blob: backends.Blob) -> Iterator[bytes]:

@@ -149,9 +149,14 @@ def perform(client, record_type: RecordType, action: str, record):
 
 
 def record_json(record_type: RecordType, record, files=()) -> dict[str, Any]:
-    """The whole JSON of ``record`` (read back from the database) with ``files``."""
+    """The whole JSON of ``record`` (read back from the database) with ``files`` (all of them: under the cap)."""
     record = record_type.model.objects.get(pk=record.pk)
-    return {**record_type.fields_json(record), "files": [file_json(file) for file in files]}
+    return {
+        **record_type.fields_json(record),
+        "files": [file_json(file) for file in files],
+        "files_count": len(files),
+        "files_url": f"http://testserver/api/files/?entity_id={record.pk}",
+    }
 
 
 def file_json(file: File, base: str = "http://testserver") -> dict[str, Any]:
