@@ -15,14 +15,17 @@ Django, reads it from the request itself (:func:`context_of`).
 
 import atexit
 import contextvars
+import functools
+import ipaddress
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import close_old_connections, connection, transaction
+from django.db import DataError, IntegrityError, close_old_connections, connection, models, transaction
 from django.utils import timezone
 
 from files import conf
@@ -66,11 +69,28 @@ def context_of(environ: Mapping[str, str], *, signed: bool = False) -> RequestCo
 
 
 def client_address(environ: Mapping[str, str]) -> str | None:
-    """The client's IP address: ``FILES_CLIENT_ADDRESS_HEADER`` behind a proxy that sets it, else the peer's."""
+    """The client's IP address: ``FILES_CLIENT_ADDRESS_HEADER`` behind a proxy that sets it, else the peer's.
+
+    A header that holds no IP address (a request that reached the WSGI
+    server without the proxy, whose client wrote it) counts as absent.
+    """
     header = conf.client_address_header()
-    address = environ.get(header) if header else None
-    address = (address or environ.get("REMOTE_ADDR") or "").split(",")[0].strip()
-    return address or None
+    return (header and ip_address(environ.get(header))) or ip_address(environ.get("REMOTE_ADDR"))
+
+
+def ip_address(value: str | None) -> str | None:
+    """The IP address ``value`` starts with (the first of a comma-separated list), normalised; None if it is none."""
+    text = (value or "").split(",", 1)[0].strip().removeprefix("[").removesuffix("]").partition("%")[0]
+    if not text or len(text) > _LONGEST_ADDRESS:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+# "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255": anything longer is no address, and is not parsed.
+_LONGEST_ADDRESS = 45
 
 
 class AuditContextMiddleware:
@@ -141,7 +161,7 @@ class Attempt:
             self.record_type,
             self.record_id,
             context.address,
-            detail[:255],
+            detail,
         )
 
     def record(self, *, status: int | None = None, detail: str = "") -> None:
@@ -172,18 +192,34 @@ COLUMNS = (
 
 
 def _insert(rows: list[tuple]) -> None:
+    """Insert events, each value made valid first; one the database still refuses is dropped, never the batch.
+
+    A database that is down raises, and the caller keeps the events.
+    """
+    rows = [_valid(row) for row in rows]
+    try:
+        _write(rows)
+    except (DataError, IntegrityError):
+        if len(rows) == 1:
+            logger.exception("audit trail: an event the database refused was dropped: %.500r", rows[0])
+            return
+        for row in rows:  # each alone, in its own transaction: only the one refused is dropped
+            _insert([row])
+
+
+def _write(rows: list[tuple]) -> None:
     """Insert events in one transaction: PostgreSQL's ``COPY``, elsewhere one ``INSERT`` run per row.
 
     Not the ORM's ``bulk_create``: building model instances and one long
     statement cost more per download than the download itself.
     """
-    fields = [AuditEvent._meta.get_field(name) for name in COLUMNS]
+    fields = _fields()
     quote = connection.ops.quote_name
     table = quote(AuditEvent._meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -194,6 +230,48 @@ def _insert(rows: list[tuple]) -> None:
             placeholders = ", ".join(["%s"] * len(fields))
             # Identifiers from the model, quoted; every value is a parameter.
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)  # noqa: S608
+
+
+@functools.cache
+def _fields() -> list[models.Field]:
+    return [AuditEvent._meta.get_field(name) for name in COLUMNS]
+
+
+def _valid(row: tuple) -> tuple:
+    """``row`` with values its columns take.
+
+    An address or an id that is none is left empty (and logged); text loses
+    its NULs (which PostgreSQL refuses) and what its column cannot hold.
+    """
+    return tuple(_valid_value(field, value) for field, value in zip(_fields(), row, strict=True))
+
+
+def _valid_value(field: models.Field, value):
+    if value is None:
+        return None
+    if isinstance(field, models.GenericIPAddressField):
+        valid = ip_address(str(value))
+    elif isinstance(field, models.UUIDField):
+        valid = _uuid(value)
+    elif isinstance(field, models.CharField):
+        return str(value).replace("\x00", "")[: field.max_length]
+    elif isinstance(field, models.PositiveSmallIntegerField):
+        valid = value if isinstance(value, int) and 0 <= value <= _LARGEST_SMALL_INTEGER else None
+    else:
+        return value
+    if valid is None:
+        logger.warning("audit trail: %s %.80r is not valid; the event is recorded without it", field.name, value)
+    return valid
+
+
+_LARGEST_SMALL_INTEGER = 32767
+
+
+def _uuid(value) -> str | None:
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    except ValueError:
+        return None
 
 
 def _label(content_type: ContentType) -> str:

@@ -258,6 +258,51 @@ def test_stopping_the_writer_writes_what_waits(batched, admin, png_file):
     assert len(events(action=Action.DOWNLOAD)) == 1
 
 
+def test_a_malformed_client_address_header_neither_blocks_nor_loses_download_events(batched, admin, png_file):
+    # A request that reached gunicorn without the proxy: its client wrote the header, and its peer address.
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    batched.FILES_CLIENT_ADDRESS_HEADER = "HTTP_X_REAL_IP"
+    token = {"Authorization": f"Token {admin.auth_token.key}"}
+    url = f"/static/{png_file.path}"
+    wsgi_request(url, headers={**token, "X-Real-IP": "<script>\x00', 10.0.0.1"}, remote_addr="198.51.100.9")
+    wsgi_request(url, headers={**token, "X-Real-IP": "999.1.2.3"}, remote_addr="not an address")
+    wsgi_request(url, headers={**token, "X-Real-IP": "2001:DB8::0:1"}, remote_addr="198.51.100.9")
+
+    audit.stop_writer()
+
+    assert [event.address for event in events(action=Action.DOWNLOAD)] == ["198.51.100.9", None, "2001:db8::1"]
+
+
+def test_the_writer_records_an_event_with_invalid_values_without_them(batched, admin, png_file):
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    attempt = audit.Attempt(Action.DOWNLOAD, context=audit.RequestContext(address="10.0.0.300", via="token"))
+    attempt.file_id, attempt.record_id, attempt.username = "not-a-uuid", str(png_file.entity_id), "nul\x00" + "x" * 300
+    attempt.record_soon(status=403, detail="d\x00" * 300)
+    token_client(admin).get(f"/static/{png_file.path}")
+
+    audit.stop_writer()
+
+    refused, allowed = events(action=Action.DOWNLOAD)
+    assert (refused.address, refused.file_id, refused.record_id) == (None, None, png_file.entity_id)
+    assert (refused.username, refused.detail) == ("nul" + "x" * 147, "d" * 255)
+    assert (allowed.outcome, allowed.file_id) == ("allowed", png_file.id)
+
+
+def test_an_event_the_database_refuses_is_dropped_and_the_rest_of_the_batch_written(
+    batched, monkeypatch, admin, png_file
+):
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    monkeypatch.setattr(audit, "_valid", lambda row: row)  # were validation to miss a value
+    audit.Attempt(Action.DOWNLOAD, context=audit.RequestContext(address="not an address")).record_soon(status=403)
+    token_client(admin).get(f"/static/{png_file.path}")
+
+    audit.stop_writer()
+
+    [event] = events(action=Action.DOWNLOAD)
+    assert (event.outcome, event.file_id) == ("allowed", png_file.id)
+    assert audit.flush() == 0  # nothing left to retry
+
+
 # Append-only.
 
 
