@@ -162,15 +162,23 @@ class Attempt:
             self.record_id,
             context.address,
             detail,
+            1,
         )
 
     def record(self, *, status: int | None = None, detail: str = "") -> None:
-        """Write the event now, in the caller's transaction (uploads, deletions, refusals)."""
-        _insert([self.row(status=status, detail=detail)])
+        """Write the event now, in the caller's transaction (uploads, deletions, refusals).
+
+        A refusal that repeats one recorded this minute is counted instead (see :class:`_Batch`).
+        """
+        event = self.row(status=status, detail=detail)
+        if not _repeated(event):
+            _insert([event])
 
     def record_soon(self, *, status: int, detail: str = "") -> None:
-        """Write the event with the next batch (downloads)."""
-        _batch.add(self.row(status=status, detail=detail))
+        """Write the event with the next batch (downloads); a repeated refusal is counted instead."""
+        event = self.row(status=status, detail=detail)
+        if not _repeated(event):
+            _batch.add(event)
 
 
 #: The columns an event's row fills, in order.
@@ -188,6 +196,7 @@ COLUMNS = (
     "record_id",
     "address",
     "detail",
+    "count",
 )
 
 
@@ -274,6 +283,10 @@ def _uuid(value) -> str | None:
         return None
 
 
+def _repeated(event: tuple) -> bool:
+    return event[2] == Outcome.REFUSED and _batch.repeats(event)
+
+
 def _label(content_type: ContentType) -> str:
     return f"{content_type.app_label}.{content_type.model}"
 
@@ -283,30 +296,54 @@ _labels: BoundedCache[str] = BoundedCache(size=1000)
 
 
 class _Batch:
-    """Download events waiting to be written, and the thread writing them."""
+    """Events waiting to be written, the refusals recorded this minute, and the thread writing them.
+
+    A refusal identical to one already recorded this minute (same action,
+    status, message, user, file, record and address) is only counted; when
+    the minute ends, one more event records how many came, ``count``, the last
+    at ``at``. A client refused thousands of times a minute (and throttled,
+    see ``files.limits``) so leaves a few events a minute, not thousands.
+    """
 
     #: Beyond this many unwritten events (the database is down), the oldest are dropped, and logged.
     LIMIT = 100_000
+    #: Beyond this many different refusals in a minute, the minute's counts are written early.
+    REPEATS_LIMIT = 10_000
 
     def __init__(self) -> None:
         self._events: list[tuple] = []
+        self._minute: int | None = None
+        # A refusal (its row without time and count) -> [repeats since it was recorded, the last repeat's row].
+        self._repeats: dict[tuple, list] = {}
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._stopping = threading.Event()
 
     def add(self, event: tuple) -> None:
-        if conf.audit_flush_seconds() <= 0:
-            _insert([event])
-            return
         with self._lock:
             self._events.append(event)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
-                self._writer.start()
+        self._soon()
+
+    def repeats(self, event: tuple) -> bool:
+        """Whether refused ``event`` repeats one recorded this minute: if so it is counted, not to be recorded."""
+        minute, key = _minute(event[0]), event[1:-1]
+        with self._lock:
+            if minute != self._minute or (len(self._repeats) >= self.REPEATS_LIMIT and key not in self._repeats):
+                self._close_minute(minute)
+            seen = self._repeats.get(key)
+            if seen is None:
+                self._repeats[key] = [0, event]
+                return False
+            seen[0] += 1
+            seen[1] = event
+        self._soon()
+        return True
 
     def flush(self) -> int:
-        """Write every waiting event now; return how many."""
+        """Write every waiting event, and the counts of a minute that has ended, now; return how many rows."""
         with self._lock:
+            if self._minute is not None and self._minute != _minute(timezone.now()):
+                self._close_minute(None)
             events, self._events = self._events, []
         if not events:
             return 0
@@ -323,14 +360,43 @@ class _Batch:
         return len(events)
 
     def stop(self) -> None:
-        """End the writer thread, then write what waits (at exit; in tests, in the test's transaction)."""
+        """End the writer thread, then write what waits and this minute's counts.
+
+        At exit; in tests, in the test's transaction.
+        """
+        self._stop_writer()
+        with self._lock:
+            self._close_minute(None)
+        self.flush()
+
+    def discard(self) -> None:
+        """End the writer thread and drop what waits (tests start from a known state)."""
+        self._stop_writer()
+        with self._lock:
+            self._events, self._repeats, self._minute = [], {}, None
+
+    def _close_minute(self, minute: int | None) -> None:
+        """Queue one event for each refusal repeated in the minute that ends; start counting ``minute``'s."""
+        self._events.extend((*last[:-1], repeats) for repeats, last in self._repeats.values() if repeats)
+        self._repeats, self._minute = {}, minute
+
+    def _soon(self) -> None:
+        """Have what waits written: now when ``FILES_AUDIT_FLUSH_SECONDS`` is 0, else by the writer thread."""
+        if conf.audit_flush_seconds() <= 0:
+            self.flush()
+            return
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
+                self._writer.start()
+
+    def _stop_writer(self) -> None:
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
             self._stopping.set()
             writer.join()
             self._stopping.clear()
-        self.flush()
 
     def _write_until_stopped(self) -> None:
         while not self._stopping.wait(max(conf.audit_flush_seconds(), 0.01)):
@@ -340,6 +406,10 @@ class _Batch:
             except Exception:
                 logger.exception("audit trail: download events not written yet; retrying")
         connection.close()  # what still waits, stop() writes in the caller's thread
+
+
+def _minute(at) -> int:
+    return int(at.timestamp()) // 60
 
 
 def _stop_at_exit() -> None:
@@ -352,4 +422,5 @@ def _stop_at_exit() -> None:
 _batch = _Batch()
 flush = _batch.flush
 stop_writer = _batch.stop
+discard_waiting = _batch.discard
 atexit.register(_stop_at_exit)

@@ -13,7 +13,7 @@ import pytest
 from django.core.files.storage import storages
 from rest_framework.test import APIClient
 
-from files import caching
+from files import audit, caching
 from tests.factories import UserFactory
 
 S3_BUCKET = "clinic-files-test"
@@ -130,8 +130,9 @@ def flush_sets_the_audit_trail_trigger_aside():
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """The download path's in-process caches start empty in every test."""
+    """The download path's in-process caches start empty in every test, and no audit event waits from another."""
     caching.clear_all()
+    audit.discard_waiting()
 
 
 @pytest.fixture
