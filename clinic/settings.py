@@ -180,8 +180,24 @@ _FILES_ENVIRONMENT = {
     "FILES_AUDIT_FLUSH_SECONDS": float,
     # Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
     "FILES_CLIENT_ADDRESS_HEADER": str,
+    "FILES_REFUSAL_RATE": str,
 }
 globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRONMENT.items() if os.environ.get(name)})
+
+# Django's cache holds the throttles' counts. REDIS_URL (e.g. redis://redis:6379/0) shares them between
+# processes and hosts, as production needs; without it each process counts alone in its memory (the quick start).
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "clinic",
+            # An unreachable Redis costs a request half a second at most: the throttles then count nothing.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.
@@ -213,6 +229,13 @@ REST_FRAMEWORK = {
     # drf-spectacular's, documenting the error responses every operation can give (clinic.errors).
     "DEFAULT_SCHEMA_CLASS": "clinic.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Requests per client address (anonymous) and per user; uploads have their own, stricter rate per user.
+    "DEFAULT_THROTTLE_CLASSES": ["files.api.throttling.AnonRateThrottle", "files.api.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "120/minute"),
+        "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
+        "uploads": os.environ.get("API_THROTTLE_UPLOADS", "60/minute"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {

@@ -141,6 +141,13 @@ class Attempt:
         self.record_id, self.record_type = str(record.pk), _label(ContentType.objects.get_for_model(record))
         return self
 
+    def throttled(self) -> "Attempt":
+        """The attempt as a throttled one is recorded: who and from where, not what it named.
+
+        A throttled client's attempts are so counted together, whatever they named.
+        """
+        return Attempt(self.action, context=self.context, user_id=self.user_id, username=self.username)
+
     def row(self, *, status: int | None, detail: str = "") -> tuple:
         """The event's values, in the order of :data:`COLUMNS`."""
         outcome = Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED
