@@ -6,6 +6,7 @@ disk. Every variable is listed in README.md.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "files",
     "patients",
     "doctors",
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a login refused for too many failures with 429 (clinic/logins.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -107,6 +111,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Password logins (the admin's, the browsable API's) lock a client address out after
+# LOGIN_FAILURE_LIMIT failures for LOGIN_LOCKOUT_MINUTES, the right password included (clinic/logins.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+# By address: by user name, anyone could lock the clinic's admins out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# Attempts while locked out are not recorded: they neither write rows nor push the end of the lockout away.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "clinic.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "clinic.logins.locked_out"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
