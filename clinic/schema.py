@@ -5,7 +5,15 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from files.api.schema import CONFLICT, INVALID_PAGE, NOT_AUTHENTICATED, NOT_FOUND, PERMISSION_DENIED, VALIDATION_ERROR
+from files.api.schema import (
+    CONFLICT,
+    INVALID_PAGE,
+    NOT_AUTHENTICATED,
+    NOT_FOUND,
+    PERMISSION_DENIED,
+    THROTTLED,
+    VALIDATION_ERROR,
+)
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -19,7 +27,8 @@ class AutoSchema(openapi.AutoSchema):
     - 404 on a paginated list (``?page=`` past the last page);
     - 422 on a write (a body that does not validate), and 409 when it writes a
       record (a unique value lost to a concurrent request);
-    - 409 on a delete (still referenced, or on legal hold).
+    - 409 on a delete (still referenced, or on legal hold);
+    - 429 on every operation (throttled; ``files.api.throttling``).
     """
 
     def _get_response_bodies(self, direction="response"):
@@ -31,7 +40,7 @@ class AutoSchema(openapi.AutoSchema):
         return responses
 
     def _error_responses(self) -> dict[str, OpenApiResponse]:
-        errors = {}
+        errors = {"429": THROTTLED}
         if not all(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
             errors["401"], errors["403"] = NOT_AUTHENTICATED, PERMISSION_DENIED
         if "{" in self.path:

@@ -6,6 +6,7 @@ disk. Every variable is listed in README.md.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "files",
     "patients",
     "doctors",
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers a login refused for too many failures with 429 (clinic/logins.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -107,6 +111,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Password logins (the admin's, the browsable API's) lock a client address out after
+# LOGIN_FAILURE_LIMIT failures for LOGIN_LOCKOUT_MINUTES, the right password included (clinic/logins.py).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+# By address: by user name, anyone could lock the clinic's admins out.
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# Attempts while locked out are not recorded: they neither write rows nor push the end of the lockout away.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "clinic.logins.client_ip"
+AXES_LOCKOUT_CALLABLE = "clinic.logins.locked_out"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -181,8 +197,24 @@ _FILES_ENVIRONMENT = {
     "FILES_AUDIT_FLUSH_SECONDS": float,
     # Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
     "FILES_CLIENT_ADDRESS_HEADER": str,
+    "FILES_REFUSAL_RATE": str,
 }
 globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRONMENT.items() if os.environ.get(name)})
+
+# Django's cache holds the throttles' counts. REDIS_URL (e.g. redis://redis:6379/0) shares them between
+# processes and hosts, as production needs; without it each process counts alone in its memory (the quick start).
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": "clinic",
+            # An unreachable Redis costs a request half a second at most: the throttles then count nothing.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Uploads are streamed to temporary files, never held whole in memory, hashed
 # and size-checked as they arrive.
@@ -214,6 +246,13 @@ REST_FRAMEWORK = {
     # drf-spectacular's, documenting the error responses every operation can give (clinic.errors).
     "DEFAULT_SCHEMA_CLASS": "clinic.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Requests per client address (anonymous) and per user; uploads have their own, stricter rate per user.
+    "DEFAULT_THROTTLE_CLASSES": ["files.api.throttling.AnonRateThrottle", "files.api.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_THROTTLE_ANON", "120/minute"),
+        "user": os.environ.get("API_THROTTLE_USER", "1200/minute"),
+        "uploads": os.environ.get("API_THROTTLE_UPLOADS", "60/minute"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {

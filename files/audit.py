@@ -15,14 +15,17 @@ Django, reads it from the request itself (:func:`context_of`).
 
 import atexit
 import contextvars
+import functools
+import ipaddress
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import close_old_connections, connection, transaction
+from django.db import DataError, IntegrityError, close_old_connections, connection, models, transaction
 from django.utils import timezone
 
 from files import conf
@@ -66,11 +69,28 @@ def context_of(environ: Mapping[str, str], *, signed: bool = False) -> RequestCo
 
 
 def client_address(environ: Mapping[str, str]) -> str | None:
-    """The client's IP address: ``FILES_CLIENT_ADDRESS_HEADER`` behind a proxy that sets it, else the peer's."""
+    """The client's IP address: ``FILES_CLIENT_ADDRESS_HEADER`` behind a proxy that sets it, else the peer's.
+
+    A header that holds no IP address (a request that reached the WSGI
+    server without the proxy, whose client wrote it) counts as absent.
+    """
     header = conf.client_address_header()
-    address = environ.get(header) if header else None
-    address = (address or environ.get("REMOTE_ADDR") or "").split(",")[0].strip()
-    return address or None
+    return (header and ip_address(environ.get(header))) or ip_address(environ.get("REMOTE_ADDR"))
+
+
+def ip_address(value: str | None) -> str | None:
+    """The IP address ``value`` starts with (the first of a comma-separated list), normalised; None if it is none."""
+    text = (value or "").split(",", 1)[0].strip().removeprefix("[").removesuffix("]").partition("%")[0]
+    if not text or len(text) > _LONGEST_ADDRESS:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+# "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255": anything longer is no address, and is not parsed.
+_LONGEST_ADDRESS = 45
 
 
 class AuditContextMiddleware:
@@ -121,6 +141,13 @@ class Attempt:
         self.record_id, self.record_type = str(record.pk), _label(ContentType.objects.get_for_model(record))
         return self
 
+    def throttled(self) -> "Attempt":
+        """The attempt as a throttled one is recorded: who and from where, not what it named.
+
+        A throttled client's attempts are so counted together, whatever they named.
+        """
+        return Attempt(self.action, context=self.context, user_id=self.user_id, username=self.username)
+
     def row(self, *, status: int | None, detail: str = "") -> tuple:
         """The event's values, in the order of :data:`COLUMNS`."""
         outcome = Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED
@@ -141,16 +168,24 @@ class Attempt:
             self.record_type,
             self.record_id,
             context.address,
-            _printable(detail)[:255],
+            detail,
+            1,
         )
 
     def record(self, *, status: int | None = None, detail: str = "") -> None:
-        """Write the event now, in the caller's transaction (uploads, deletions, refusals)."""
-        _insert([self.row(status=status, detail=detail)])
+        """Write the event now, in the caller's transaction (uploads, deletions, refusals).
+
+        A refusal that repeats one recorded this minute is counted instead (see :class:`_Batch`).
+        """
+        event = self.row(status=status, detail=detail)
+        if not _repeated(event):
+            _insert([event])
 
     def record_soon(self, *, status: int, detail: str = "") -> None:
-        """Write the event with the next batch (downloads)."""
-        _batch.add(self.row(status=status, detail=detail))
+        """Write the event with the next batch (downloads); a repeated refusal is counted instead."""
+        event = self.row(status=status, detail=detail)
+        if not _repeated(event):
+            _batch.add(event)
 
 
 #: The columns an event's row fills, in order.
@@ -168,22 +203,39 @@ COLUMNS = (
     "record_id",
     "address",
     "detail",
+    "count",
 )
 
 
 def _insert(rows: list[tuple]) -> None:
+    """Insert events, each value made valid first; one the database still refuses is dropped, never the batch.
+
+    A database that is down raises, and the caller keeps the events.
+    """
+    rows = [_valid(row) for row in rows]
+    try:
+        _write(rows)
+    except (DataError, IntegrityError):
+        if len(rows) == 1:
+            logger.exception("audit trail: an event the database refused was dropped: %.500r", rows[0])
+            return
+        for row in rows:  # each alone, in its own transaction: only the one refused is dropped
+            _insert([row])
+
+
+def _write(rows: list[tuple]) -> None:
     """Insert events in one transaction: PostgreSQL's ``COPY``, elsewhere one ``INSERT`` run per row.
 
     Not the ORM's ``bulk_create``: building model instances and one long
     statement cost more per download than the download itself.
     """
-    fields = [AuditEvent._meta.get_field(name) for name in COLUMNS]
+    fields = _fields()
     quote = connection.ops.quote_name
     table = quote(AuditEvent._meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
@@ -196,6 +248,52 @@ def _insert(rows: list[tuple]) -> None:
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)  # noqa: S608
 
 
+@functools.cache
+def _fields() -> list[models.Field]:
+    return [AuditEvent._meta.get_field(name) for name in COLUMNS]
+
+
+def _valid(row: tuple) -> tuple:
+    """``row`` with values its columns take.
+
+    An address or an id that is none is left empty (and logged); text loses
+    its NULs (which PostgreSQL refuses) and what its column cannot hold.
+    """
+    return tuple(_valid_value(field, value) for field, value in zip(_fields(), row, strict=True))
+
+
+def _valid_value(field: models.Field, value):
+    if value is None:
+        return None
+    if isinstance(field, models.GenericIPAddressField):
+        valid = ip_address(str(value))
+    elif isinstance(field, models.UUIDField):
+        valid = _uuid(value)
+    elif isinstance(field, models.CharField):
+        return str(value).replace("\x00", "")[: field.max_length]
+    elif isinstance(field, models.PositiveSmallIntegerField):
+        valid = value if isinstance(value, int) and 0 <= value <= _LARGEST_SMALL_INTEGER else None
+    else:
+        return value
+    if valid is None:
+        logger.warning("audit trail: %s %.80r is not valid; the event is recorded without it", field.name, value)
+    return valid
+
+
+_LARGEST_SMALL_INTEGER = 32767
+
+
+def _uuid(value) -> str | None:
+    try:
+        return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+def _repeated(event: tuple) -> bool:
+    return event[2] == Outcome.REFUSED and _batch.repeats(event)
+
+
 def _label(content_type: ContentType) -> str:
     return f"{content_type.app_label}.{content_type.model}"
 
@@ -205,30 +303,54 @@ _labels: BoundedCache[str] = BoundedCache(size=1000)
 
 
 class _Batch:
-    """Download events waiting to be written, and the thread writing them."""
+    """Events waiting to be written, the refusals recorded this minute, and the thread writing them.
+
+    A refusal identical to one already recorded this minute (same action,
+    status, message, user, file, record and address) is only counted; when
+    the minute ends, one more event records how many came, ``count``, the last
+    at ``at``. A client refused thousands of times a minute (and throttled,
+    see ``files.limits``) so leaves a few events a minute, not thousands.
+    """
 
     #: Beyond this many unwritten events (the database is down), the oldest are dropped, and logged.
     LIMIT = 100_000
+    #: Beyond this many different refusals in a minute, the minute's counts are written early.
+    REPEATS_LIMIT = 10_000
 
     def __init__(self) -> None:
         self._events: list[tuple] = []
+        self._minute: int | None = None
+        # A refusal (its row without time and count) -> [repeats since it was recorded, the last repeat's row].
+        self._repeats: dict[tuple, list] = {}
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._stopping = threading.Event()
 
     def add(self, event: tuple) -> None:
-        if conf.audit_flush_seconds() <= 0:
-            _insert([event])
-            return
         with self._lock:
             self._events.append(event)
-            if self._writer is None:
-                self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
-                self._writer.start()
+        self._soon()
+
+    def repeats(self, event: tuple) -> bool:
+        """Whether refused ``event`` repeats one recorded this minute: if so it is counted, not to be recorded."""
+        minute, key = _minute(event[0]), event[1:-1]
+        with self._lock:
+            if minute != self._minute or (len(self._repeats) >= self.REPEATS_LIMIT and key not in self._repeats):
+                self._close_minute(minute)
+            seen = self._repeats.get(key)
+            if seen is None:
+                self._repeats[key] = [0, event]
+                return False
+            seen[0] += 1
+            seen[1] = event
+        self._soon()
+        return True
 
     def flush(self) -> int:
-        """Write every waiting event now; return how many."""
+        """Write every waiting event, and the counts of a minute that has ended, now; return how many rows."""
         with self._lock:
+            if self._minute is not None and self._minute != _minute(timezone.now()):
+                self._close_minute(None)
             events, self._events = self._events, []
         if not events:
             return 0
@@ -245,14 +367,43 @@ class _Batch:
         return len(events)
 
     def stop(self) -> None:
-        """End the writer thread, then write what waits (at exit; in tests, in the test's transaction)."""
+        """End the writer thread, then write what waits and this minute's counts.
+
+        At exit; in tests, in the test's transaction.
+        """
+        self._stop_writer()
+        with self._lock:
+            self._close_minute(None)
+        self.flush()
+
+    def discard(self) -> None:
+        """End the writer thread and drop what waits (tests start from a known state)."""
+        self._stop_writer()
+        with self._lock:
+            self._events, self._repeats, self._minute = [], {}, None
+
+    def _close_minute(self, minute: int | None) -> None:
+        """Queue one event for each refusal repeated in the minute that ends; start counting ``minute``'s."""
+        self._events.extend((*last[:-1], repeats) for repeats, last in self._repeats.values() if repeats)
+        self._repeats, self._minute = {}, minute
+
+    def _soon(self) -> None:
+        """Have what waits written: now when ``FILES_AUDIT_FLUSH_SECONDS`` is 0, else by the writer thread."""
+        if conf.audit_flush_seconds() <= 0:
+            self.flush()
+            return
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
+                self._writer.start()
+
+    def _stop_writer(self) -> None:
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
             self._stopping.set()
             writer.join()
             self._stopping.clear()
-        self.flush()
 
     def _write_until_stopped(self) -> None:
         while not self._stopping.wait(max(conf.audit_flush_seconds(), 0.01)):
@@ -262,6 +413,10 @@ class _Batch:
             except Exception:
                 logger.exception("audit trail: download events not written yet; retrying")
         connection.close()  # what still waits, stop() writes in the caller's thread
+
+
+def _minute(at) -> int:
+    return int(at.timestamp()) // 60
 
 
 def _stop_at_exit() -> None:
@@ -274,10 +429,5 @@ def _stop_at_exit() -> None:
 _batch = _Batch()
 flush = _batch.flush
 stop_writer = _batch.stop
+discard_waiting = _batch.discard
 atexit.register(_stop_at_exit)
-
-
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped: a refusal's message may echo what the client sent (a NUL,
-    which PostgreSQL refuses in text)."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)

@@ -55,6 +55,7 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_PERMISSION_POLICY": "files.policy.ModelPermissionPolicy",
         "FILES_AUDIT_FLUSH_SECONDS": 1,
         "FILES_CLIENT_ADDRESS_HEADER": None,
+        "FILES_REFUSAL_RATE": "60/minute",
         "FILES_UPLOAD_TEMP_DIR": None,
     }
 )
@@ -285,3 +286,22 @@ def client_address_header() -> str | None:
     the header: a client could write any address into the audit trail.
     """
     return setting("FILES_CLIENT_ADDRESS_HEADER")
+
+
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def refusal_rate() -> tuple[int, int] | None:
+    """``FILES_REFUSAL_RATE``: how many refused requests a client may make per period, as ``(count, seconds)``.
+
+    Written like DRF's rates: ``"60/minute"`` (default), ``"1000/hour"``,
+    ``"5/second"``, ``"10000/day"``; ``None`` counts nothing. Past it, the
+    client's refusals are answered 429 until the period ends (``files.limits``).
+    """
+    value = setting("FILES_REFUSAL_RATE")
+    if value is None:
+        return None
+    count, _, period = str(value).partition("/")
+    if not count.strip().isdigit() or period.strip()[:1].lower() not in _PERIODS:
+        raise ImproperlyConfigured(f'FILES_REFUSAL_RATE must read like "60/minute", not {value!r}')
+    return int(count), _PERIODS[period.strip()[0].lower()]

@@ -180,6 +180,11 @@ class AuditEvent(models.Model):
     record_id = models.UUIDField("record id", null=True, blank=True, db_index=True)
     address = models.GenericIPAddressField(null=True, blank=True)
     detail = models.CharField(max_length=255, blank=True)
+    count = models.PositiveIntegerField(
+        default=1,
+        help_text="How many attempts it records: more than 1 for the repeats, in one minute, of a refusal recorded "
+        "just before (the last at its time).",
+    )
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -10,10 +10,11 @@ import uuid
 
 import boto3
 import pytest
+from django.core.cache import cache
 from django.core.files.storage import storages
 from rest_framework.test import APIClient
 
-from files import caching
+from files import audit, caching
 from tests.factories import UserFactory
 
 S3_BUCKET = "clinic-files-test"
@@ -130,8 +131,11 @@ def flush_sets_the_audit_trail_trigger_aside():
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """The download path's in-process caches start empty in every test."""
+    """The in-process caches (the download path's, Django's: the throttles' counts) start empty in every test,
+    and no audit event waits from another."""
     caching.clear_all()
+    cache.clear()  # local memory (tests/settings.py), never a shared Redis
+    audit.discard_waiting()
 
 
 @pytest.fixture

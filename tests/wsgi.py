@@ -33,8 +33,13 @@ def test_connection_kept():
         request_finished.connect(close_old_connections)
 
 
-def wsgi_request(url: str, *, method: str = "GET", headers: dict[str, str] | None = None) -> WSGIResponse:
-    """Send one request to ``clinic.wsgi.application``; ``headers`` are HTTP header names."""
+def wsgi_request(
+    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, remote_addr: str | None = None
+) -> WSGIResponse:
+    """Send one request to ``clinic.wsgi.application``; ``headers`` are HTTP header names.
+
+    ``remote_addr``: the peer's address as the WSGI server gives it (none by default).
+    """
     from clinic.wsgi import application
 
     parts = urlsplit(url)
@@ -47,6 +52,8 @@ def wsgi_request(url: str, *, method: str = "GET", headers: dict[str, str] | Non
     }
     for name, value in (headers or {}).items():
         environ["HTTP_" + name.upper().replace("-", "_")] = value
+    if remote_addr is not None:
+        environ["REMOTE_ADDR"] = remote_addr
     setup_testing_defaults(environ)
     captured = {}
 

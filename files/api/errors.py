@@ -11,6 +11,7 @@ from typing import Any
 
 from rest_framework import exceptions, status
 
+from files import limits
 from files.exceptions import FILE_NOT_FOUND, DeleteNotPermitted, FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
 from files.models import File
 
@@ -70,16 +71,28 @@ class FilesAPIView:
     """
 
     def handle_exception(self, exc: Exception):
-        response = super().handle_exception(api_exception(exc))
+        exc = api_exception(exc)
         attempt = self.audit_attempt(self.request)
+        if attempt is not None and getattr(exc, "status_code", None) in limits.COUNTED_STATUSES:
+            wait = limits.refusal_throttle(address=attempt.context.address)
+            exc = exceptions.Throttled(wait) if wait is not None else exc
+        response = super().handle_exception(exc)
         if attempt is not None:
-            detail = response.data["detail"]
-            attempt.record(status=response.status_code, detail=detail if isinstance(detail, str) else _summary(detail))
+            attempt = attempt.throttled() if response.status_code == 429 else attempt
+            attempt.record(status=response.status_code, detail=_detail(response))
         return response
 
     def audit_attempt(self, request):
         """The attempt a refusal of this request is recorded as, or None."""
         return None
+
+
+def _detail(response) -> str:
+    """A refusal's message as the audit trail records it."""
+    if response.status_code == 429:
+        return limits.THROTTLED
+    detail = response.data["detail"]
+    return detail if isinstance(detail, str) else _summary(detail)
 
 
 def _summary(errors: list[dict]) -> str:

@@ -52,6 +52,9 @@ FILE_NOT_FOUND = _detail("File not found", "File not found")
 NOT_FOUND = _detail("Not found", "Not found")
 INVALID_PAGE = _detail("Invalid page", "Invalid page.")
 CONFLICT = _detail("Conflict", "The record is still referenced by other records")
+THROTTLED = _detail(
+    "Too many requests (Retry-After: seconds to wait)", "Request was throttled. Expected available in 42 seconds."
+)
 FILE_DELETED = OpenApiResponse(
     OpenApiTypes.STR,
     description="Deleted",
@@ -134,6 +137,10 @@ def add_file_download(result: dict, generator, request, public) -> dict:
                 "404": {"description": "File not found", "content": error},
                 "412": {"description": "Precondition failed", "content": error},
                 "416": {"description": "Range not satisfiable", "content": error},
+                "429": {
+                    "description": "Too many refused requests from this client (Retry-After: seconds to wait)",
+                    "content": error,
+                },
             },
         }
     }

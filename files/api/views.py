@@ -16,6 +16,7 @@ from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
 from files.api.parsers import WholeMultiPartParser
 from files.api.permissions import FilePermission
 from files.api.serializers import FileFilterSerializer, FileSerializer, FileUploadSerializer
+from files.api.throttling import UploadRateThrottle
 from files.audit import Action, Attempt
 from files.models import File
 from files.services import file_delete
@@ -134,6 +135,12 @@ class FileOwnerViewSetMixin(FilesAPIView):
         upload.is_valid(raise_exception=True)
         files = FileSerializer(upload.save(), many=True, context=self.get_serializer_context()).data
         return Response(files[0] if len(files) == 1 else files, status=201)
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "files" and self.request.method == "POST":
+            throttles.append(UploadRateThrottle())
+        return throttles
 
     def audit_attempt(self, request) -> Attempt | None:
         """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from files import conf, signing
+from files import conf, limits, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.download.serving import Reply, error_reply, file_meta, reply
@@ -82,8 +82,18 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
     signed = "signature=" in environ.get("QUERY_STRING", "")
     attempt = Attempt(Action.DOWNLOAD, context=context_of(environ, signed=signed))
     answer = _answer(environ, path, user, attempt, signed=signed)
+    if answer.status in limits.COUNTED_STATUSES:
+        answer, attempt = _throttled(answer, attempt)
     attempt.record_soon(status=answer.status, detail=_detail(answer) or ("" if attempt.file_id else path))
     return answer
+
+
+def _throttled(answer: Reply, attempt: Attempt) -> tuple[Reply, Attempt]:
+    """A refusal, or 429 when its client is over ``FILES_REFUSAL_RATE``; allowed downloads never come here."""
+    wait = limits.refusal_throttle(address=attempt.context.address)
+    if wait is None:
+        return answer, attempt
+    return error_reply(429, str(Throttled(wait).detail), [("Retry-After", str(wait))]), attempt.throttled()
 
 
 def _answer(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, signed: bool) -> Reply:
@@ -107,6 +117,8 @@ def _detail(answer: Reply) -> str:
     """The ``detail`` of an error reply, for the audit trail."""
     if answer.status < 400 or not isinstance(answer.body, list):
         return ""
+    if answer.status == 429:
+        return limits.THROTTLED
     return json.loads(b"".join(answer.body)).get("detail", "")
 
 

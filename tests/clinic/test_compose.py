@@ -183,8 +183,9 @@ def test_the_scan_finds_what_settings_read_directly_and_through_helpers(app_read
 # --- the services ------------------------------------------------------------------------------------------------
 
 
-def test_compose_starts_database_store_bucket_init_app_and_nginx(services):
-    assert set(services) == {"db", "minio", "minio-init", "app", "nginx"}
+def test_compose_starts_database_store_bucket_init_cache_app_and_nginx(services):
+    assert set(services) == {"db", "minio", "minio-init", "redis", "app", "nginx"}
+    assert services["redis"]["image"].startswith("redis:")
     assert services["db"]["image"].startswith("postgres:16")
     assert services["minio"]["image"].split(":")[0].endswith("minio/minio")
     assert services["minio-init"]["image"].split(":")[0].endswith("minio/mc")
@@ -248,6 +249,13 @@ def test_s3_endpoint_is_the_minio_service_api_port(services):
     assert re.search(r"--console-address[ =]:9001\b", command)
 
 
+def test_the_app_shares_its_throttle_counts_in_the_redis_service(services):
+    url = urlsplit(environment(services["app"])["REDIS_URL"])
+    assert (url.scheme, url.hostname, url.port or 6379) == ("redis", "redis", 6379)
+    assert services["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
+    assert not services["redis"].get("ports")  # reached by the app only
+
+
 def test_database_url_points_at_the_db_service_with_its_credentials(services):
     url = urlsplit(environment(services["app"])["DATABASE_URL"])
     db = environment(services["db"])
@@ -293,7 +301,11 @@ def test_minio_init_creates_the_app_bucket_and_keeps_it_private(services):
 
 def test_start_order_waits_for_health_and_for_the_bucket(services):
     assert depends_on(services["minio-init"]) == {"minio": "service_healthy"}
-    assert depends_on(services["app"]) == {"db": "service_healthy", "minio-init": "service_completed_successfully"}
+    assert depends_on(services["app"]) == {
+        "db": "service_healthy",
+        "redis": "service_healthy",
+        "minio-init": "service_completed_successfully",
+    }
     assert depends_on(services["nginx"]) == {"app": "service_healthy"}
     assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
     assert services["minio"]["healthcheck"]["test"][1:] == ["mc", "ready", "local"]

@@ -3,11 +3,13 @@
 import csv
 import io
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from demo import samples
@@ -256,6 +258,127 @@ def test_stopping_the_writer_writes_what_waits(batched, admin, png_file):
     audit.stop_writer()
 
     assert len(events(action=Action.DOWNLOAD)) == 1
+
+
+def test_a_malformed_client_address_header_neither_blocks_nor_loses_download_events(batched, admin, png_file):
+    # A request that reached gunicorn without the proxy: its client wrote the header, and its peer address.
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    batched.FILES_CLIENT_ADDRESS_HEADER = "HTTP_X_REAL_IP"
+    token = {"Authorization": f"Token {admin.auth_token.key}"}
+    url = f"/static/{png_file.path}"
+    wsgi_request(url, headers={**token, "X-Real-IP": "<script>\x00', 10.0.0.1"}, remote_addr="198.51.100.9")
+    wsgi_request(url, headers={**token, "X-Real-IP": "999.1.2.3"}, remote_addr="not an address")
+    wsgi_request(url, headers={**token, "X-Real-IP": "2001:DB8::0:1"}, remote_addr="198.51.100.9")
+
+    audit.stop_writer()
+
+    assert [event.address for event in events(action=Action.DOWNLOAD)] == ["198.51.100.9", None, "2001:db8::1"]
+
+
+def test_the_writer_records_an_event_with_invalid_values_without_them(batched, admin, png_file):
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    attempt = audit.Attempt(Action.DOWNLOAD, context=audit.RequestContext(address="10.0.0.300", via="token"))
+    attempt.file_id, attempt.record_id, attempt.username = "not-a-uuid", str(png_file.entity_id), "nul\x00" + "x" * 300
+    attempt.record_soon(status=403, detail="d\x00" * 300)
+    token_client(admin).get(f"/static/{png_file.path}")
+
+    audit.stop_writer()
+
+    refused, allowed = events(action=Action.DOWNLOAD)
+    assert (refused.address, refused.file_id, refused.record_id) == (None, None, png_file.entity_id)
+    assert (refused.username, refused.detail) == ("nul" + "x" * 147, "d" * 255)
+    assert (allowed.outcome, allowed.file_id) == ("allowed", png_file.id)
+
+
+def test_an_event_the_database_refuses_is_dropped_and_the_rest_of_the_batch_written(
+    batched, monkeypatch, admin, png_file
+):
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    monkeypatch.setattr(audit, "_valid", lambda row: row)  # were validation to miss a value
+    audit.Attempt(Action.DOWNLOAD, context=audit.RequestContext(address="not an address")).record_soon(status=403)
+    token_client(admin).get(f"/static/{png_file.path}")
+
+    audit.stop_writer()
+
+    [event] = events(action=Action.DOWNLOAD)
+    assert (event.outcome, event.file_id) == ("allowed", png_file.id)
+    assert audit.flush() == 0  # nothing left to retry
+
+
+# Repeated refusals: counted, not each kept.
+
+
+@pytest.fixture
+def mid_minute(monkeypatch):
+    """The clock stands still half way through a minute: the test's attempts all fall in it."""
+    now = timezone.now().replace(second=30)
+    monkeypatch.setattr(audit.timezone, "now", lambda: now)
+    return now
+
+
+def test_a_refusal_repeated_within_a_minute_is_recorded_once_then_counted(mid_minute, fetch, png_file):
+    url = f"/static/{png_file.path}?expires=9999999999&issued_to=1&signature=forged"
+
+    for _ in range(5):
+        assert fetch(url).status == 403
+    [first] = events(action=Action.DOWNLOAD)  # at once, with everything it says
+    audit.stop_writer()  # the minute's counts, as at its end
+
+    first_again, repeats = events(action=Action.DOWNLOAD)
+    assert (first_again.id, first.count, first.outcome, first.file_id) == (first.id, 1, "refused", png_file.id)
+    assert (repeats.count, repeats.status, repeats.detail, repeats.file_id, repeats.address) == (
+        4,
+        403,
+        first.detail,
+        png_file.id,
+        first.address,
+    )
+
+
+def test_refused_uploads_are_counted_too(mid_minute, patient):
+    client = token_client(UserFactory(role="patient"))
+
+    for _ in range(3):
+        assert client.post(f"/api/patients/{patient.pk}/files/", {"file": png_part()}).status_code == 403
+    audit.stop_writer()
+
+    assert [(event.status, event.count) for event in events(action=Action.UPLOAD)] == [(403, 1), (403, 2)]
+
+
+def test_different_refusals_and_allowed_downloads_are_each_recorded(mid_minute, admin, png_file, patient):
+    other = FileFactory(owner=patient, name="other.png")
+    for file in [png_file, other, png_file, other]:
+        wsgi_request(f"/static/{file.path}", headers={"Authorization": f"Token {admin.auth_token.key}"})
+    for file in [png_file, other]:
+        wsgi_request(f"/static/{file.path}")
+    audit.stop_writer()
+
+    recorded = [(event.outcome, event.file_id, event.count) for event in events(action=Action.DOWNLOAD)]
+    assert recorded == [
+        ("allowed", png_file.id, 1),
+        ("allowed", other.id, 1),
+        ("allowed", png_file.id, 1),
+        ("allowed", other.id, 1),
+        ("refused", png_file.id, 1),
+        ("refused", other.id, 1),
+    ]
+
+
+def test_a_minutes_counts_are_written_once_it_has_ended(mid_minute, monkeypatch, png_file):
+    url = f"/static/{png_file.path}"
+    for _ in range(3):
+        wsgi_request(url)
+    assert audit.flush() == 0  # the minute goes on
+
+    later = mid_minute + timedelta(minutes=1)
+    monkeypatch.setattr(audit.timezone, "now", lambda: later)
+    wsgi_request(url)  # a new minute: recorded, and the last one's counts written
+
+    assert [(event.count, event.at == later) for event in events(action=Action.DOWNLOAD)] == [
+        (1, False),
+        (2, False),
+        (1, True),
+    ]
 
 
 # Append-only.
