@@ -9,6 +9,7 @@ from files import conf
 from files.api.errors import parse_uuid
 from files.api.views import FileOwnerViewSetMixin
 from files.models import File
+from files.selectors import ready_derivatives
 from files.services import owner_delete
 
 
@@ -30,7 +31,8 @@ class RecordViewSet(FileOwnerViewSetMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         # Only the files the user may see, by the same policy as every other files endpoint.
-        visible = conf.permission_policy().files_visible_to(self.request.user, File.objects.all())
+        files = File.objects.prefetch_related(ready_derivatives())  # thumbnails and previews: one query per page
+        visible = conf.permission_policy().files_visible_to(self.request.user, files)
         return super().get_queryset().prefetch_related(Prefetch("files", queryset=visible))
 
     def filter_queryset(self, queryset):

@@ -10,8 +10,10 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 
 from files import conf
+from files.admin.files import thumbnail_html
 from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
 from files.models import File
+from files.selectors import ready_derivatives
 from files.services import file_attach, owner_delete, upload_check
 
 #: Why :func:`owner_delete` refuses a record's deletion: shown to the admin, and nothing is deleted.
@@ -24,7 +26,7 @@ class FileInline(GenericTabularInline):
     model = File
     ct_field = "entity_type"
     ct_fk_field = "entity_id"
-    fields = ["name", "category", "media_type", "size", "created_at"]
+    fields = ["thumbnail", "name", "category", "media_type", "size", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -33,6 +35,13 @@ class FileInline(GenericTabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related(ready_derivatives())
+
+    @admin.display(description="")
+    def thumbnail(self, file: File) -> str:
+        return thumbnail_html(file)
 
 
 class FileUploadForm(forms.ModelForm):
