@@ -75,7 +75,8 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
                 Attempt(Action.UPLOAD).by(uploaded_by).on(file).record()
             # Thumbnails and previews are made by jobs, which must find the rows: after commit. A
             # broker that is down loses no upload (robust); files_derivatives makes what is missing.
-            transaction.on_commit(partial(files_stored.send, sender=File, files=files), robust=True)
+            # (Named callables, not partials: Django's robust on_commit logs the callable's __qualname__.)
+            transaction.on_commit(lambda: files_stored.send(sender=File, files=files), robust=True)
     except BaseException:
         for name in touched:
             _delete_bytes_after_failure(name)
@@ -263,7 +264,7 @@ def _remove(file: File, *, live: bool, action: Attempt) -> None:
 def _derivatives_follow(file: File, change) -> None:
     """Once the transaction commits, do to each of ``file``'s derivatives' bytes what is done to the file's."""
     for name in derivative_names(file=file):
-        transaction.on_commit(partial(change, name), robust=True)
+        transaction.on_commit(lambda name=name: change(name), robust=True)
 
 
 def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str, UploadedFile]:

@@ -161,7 +161,8 @@ def test_files_derivatives_command_makes_missing_ones_in_batches(patient, storag
     assert len(derivative_blobs(storage)) == 10  # remade: the old bytes are gone
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_making_the_same_derivative_leave_one_row_and_one_blob(storage, monkeypatch):
     photo = FileFactory(owner=PatientFactory())
     both_encoded = threading.Barrier(2)
