@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -221,6 +222,20 @@ else:
 FILE_UPLOAD_HANDLERS = ["files.uploads.HashingUploadHandler"]
 # The service's own folder for them: files_cleanup removes what a killed worker left there.
 FILES_UPLOAD_TEMP_DIR = Path(os.environ.get("FILES_UPLOAD_TEMP_DIR", VAR_DIR / "upload-tmp"))
+
+# Background jobs (clinic/celery.py, files/tasks.py). With a broker (Redis), workers run them; without
+# one (the quick start) they run in the web process once the transaction that asked for them commits.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Decoding photos is heavy: a worker takes one job at a time, and a process that grew is replaced.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_MEMORY_PER_CHILD", "300000"))  # KiB
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-trash": {"task": "files.tasks.purge_expired_trash", "schedule": crontab(hour=3, minute=0)},
+    "reconciliation-report": {"task": "files.tasks.reconciliation_report", "schedule": crontab(hour=4, minute=30)},
+}
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes a request without

@@ -11,3 +11,7 @@ class FilesConfig(AppConfig):
 
         connect_owner_receivers()
         connect_token_receiver()
+
+        from files import tasks
+
+        tasks.connect()

@@ -57,6 +57,10 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_CLIENT_ADDRESS_HEADER": None,
         "FILES_REFUSAL_RATE": "60/minute",
         "FILES_UPLOAD_TEMP_DIR": None,
+        # Smaller pictures of images, PDFs (page 1) and Word files (an icon), each fitting its box.
+        "FILES_DERIVATIVE_VARIANTS": {"thumbnail": (256, 256), "preview": (1024, 1024)},
+        "FILES_DERIVATIVE_FORMAT": "image/webp",
+        "FILES_DERIVATIVE_SECONDS": 60,
     }
 )
 
@@ -305,3 +309,25 @@ def refusal_rate() -> tuple[int, int] | None:
     if not count.strip().isdigit() or period.strip()[:1].lower() not in _PERIODS:
         raise ImproperlyConfigured(f'FILES_REFUSAL_RATE must read like "60/minute", not {value!r}')
     return int(count), _PERIODS[period.strip()[0].lower()]
+
+
+def derivative_variants() -> dict[str, tuple[int, int]]:
+    """``FILES_DERIVATIVE_VARIANTS``: each derivative's name and the box (width, height) it fits in.
+
+    ``thumbnail`` (256x256) and ``preview`` (1024x1024) by default; the File
+    object shows ``thumbnail_url`` and ``preview_url``.
+    """
+    return {name: (int(box[0]), int(box[1])) for name, box in setting("FILES_DERIVATIVE_VARIANTS").items()}
+
+
+def derivative_format() -> str:
+    """``FILES_DERIVATIVE_FORMAT``: ``image/webp`` (default) or ``image/jpeg``."""
+    value = setting("FILES_DERIVATIVE_FORMAT")
+    if value not in ("image/webp", "image/jpeg"):
+        raise ImproperlyConfigured(f'FILES_DERIVATIVE_FORMAT must be "image/webp" or "image/jpeg", not {value!r}')
+    return value
+
+
+def derivative_seconds() -> int:
+    """``FILES_DERIVATIVE_SECONDS``: how long making one file's derivatives may take on a worker (60)."""
+    return int(setting("FILES_DERIVATIVE_SECONDS"))

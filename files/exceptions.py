@@ -23,6 +23,10 @@ class FileTooLarge(FileRejected):
         self.limit = limit
 
 
+class DerivativeNotMade(Exception):
+    """A file that cannot be pictured (undecodable, too many pixels): trying again will not help."""
+
+
 class FileOnHold(Exception):
     """A delete or purge refused: the file, or the record that owns it, is on legal hold."""
 

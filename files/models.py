@@ -51,6 +51,10 @@ class File(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     legal_hold = models.BooleanField(default=False, help_text="A file on hold cannot be deleted or purged.")
+    # Learnt when its derivatives are made (files.derivatives): the original is decoded then anyway.
+    width = models.PositiveIntegerField(null=True, blank=True, help_text="In pixels (images), once known.")
+    height = models.PositiveIntegerField(null=True, blank=True, help_text="In pixels (images), once known.")
+    pages = models.PositiveIntegerField(null=True, blank=True, help_text="Page count (PDFs), once known.")
 
     objects = LiveFileManager()
     all_objects = FileQuerySet.as_manager()
@@ -88,6 +92,59 @@ class File(models.Model):
     def blob_name(self) -> str:
         """Where the bytes are now: the storage name, or the trash name."""
         return self.trash_name if self.deleted_at else self.storage_name
+
+    def ready_derivative(self, variant: str) -> "Derivative | None":
+        """Its ``variant`` (``thumbnail``, ``preview``) if ready, from its prefetched derivatives when they are."""
+        return next((d for d in self.derivatives.all() if d.variant == variant and d.state == "ready"), None)
+
+
+class Derivative(models.Model):
+    """A smaller picture of a file (a ``thumbnail``, a ``preview``): whether it exists is this row, never storage.
+
+    One row per file and variant (a second worker cannot make a duplicate).
+    Its bytes are written under a name of their own before the row says
+    ``ready`` (see ``files.derivatives``); they follow their file into the
+    trash, back, and out for good.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="derivatives")
+    variant = models.CharField(max_length=32, help_text="A name of FILES_DERIVATIVE_VARIANTS.")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    media_type = models.CharField(max_length=127, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="In bytes.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, verbose_name="SHA-256")
+    storage_name = models.CharField(max_length=255, blank=True, help_text="Empty until ready.")
+    reason = models.CharField(max_length=255, blank=True, help_text="Why it failed.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["file", "variant"], name="files_derivative_unique_variant")]
+
+    def __str__(self) -> str:
+        return f"{self.variant} of {self.file_id} ({self.state})"
+
+    @property
+    def extension(self) -> str:
+        """The suffix of its path after the file's id: ``.thumbnail.webp``."""
+        return f".{self.variant}{DERIVATIVE_EXTENSIONS[self.media_type]}"
+
+    def blob_name(self, file: File) -> str:
+        """Where its bytes are now: beside its file's, in the trash while the file is."""
+        return TRASH_PREFIX + self.storage_name if file.deleted_at else self.storage_name
+
+
+#: The formats derivatives are written in, and the extension of each in their URL.
+DERIVATIVE_EXTENSIONS = {"image/webp": ".webp", "image/jpeg": ".jpg"}
 
 
 class OwnedFiles(GenericRelation):

@@ -12,6 +12,10 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
   deleted (an operator decides);
 - **ownerless files**: files whose record no longer exists — put in the trash;
 - **expired trash** — purged, except files on legal hold;
+- **derivatives** (thumbnails, previews) are known by their rows: their bytes
+  are never orphans, misplaced ones are moved, and a ready row whose bytes
+  are gone is reported and (unless ``dry_run``) removed, so that
+  ``files_derivatives`` makes it again;
 - **stale upload files**: temporary files of uploads in
   ``FILES_UPLOAD_TEMP_DIR`` untouched for :data:`UPLOAD_FILE_GRACE`, left by
   a worker killed in the middle of a request — removed. That folder is this
@@ -30,8 +34,9 @@ from django.utils import timezone
 
 from files import conf
 from files.backends import move_blob
+from files.derivatives import trash_name
 from files.exceptions import FileOnHold
-from files.models import File
+from files.models import Derivative, File
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
 from files.uploads import TEMP_PREFIX, TEMP_SUFFIX
@@ -51,6 +56,7 @@ class Report:
     ownerless_files: list[str] = field(default_factory=list)
     expired_trash: list[str] = field(default_factory=list)
     stale_upload_files: list[str] = field(default_factory=list)
+    missing_derivatives: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         return {name.replace("_", " "): len(items) for name, items in vars(self).items()}
@@ -64,7 +70,11 @@ def files_reconcile(
     report = Report()
     blobs = set(_all_names(storage, "", progress))
     files = list(File.all_objects.select_related("entity_type"))
+    derivatives = list(Derivative.objects.filter(state=Derivative.State.READY).select_related("file"))
     known = {name for file in files for name in (file.storage_name, file.trash_name)}
+    known |= {
+        name for derivative in derivatives for name in (derivative.storage_name, trash_name(derivative.storage_name))
+    }
     cutoff = timezone.now() - grace
     for name in sorted(blobs - known):
         if storage.get_modified_time(name) < cutoff:
@@ -72,6 +82,8 @@ def files_reconcile(
             if not dry_run:
                 storage.delete(name)
     expired = set(files_expired_trash().values_list("pk", flat=True))
+    for derivative in derivatives:
+        _check_derivative(derivative, blobs, report, dry_run)
     for file in files:
         _check_file(file, blobs, expired, report, dry_run)
     _remove_stale_upload_files(report, dry_run)
@@ -96,6 +108,21 @@ def _remove_stale_upload_files(report: Report, dry_run: bool) -> None:
         except FileNotFoundError:
             continue  # its request ended meanwhile, and removed it
         report.stale_upload_files.append(entry.name)
+
+
+def _check_derivative(derivative: Derivative, blobs: set[str], report: Report, dry_run: bool) -> None:
+    name = derivative.blob_name(derivative.file)
+    if name in blobs:
+        return
+    other_name = trash_name(derivative.storage_name) if name == derivative.storage_name else derivative.storage_name
+    if other_name in blobs:
+        report.misplaced_blobs.append(other_name)
+        if not dry_run:
+            move_blob(conf.storage(), other_name, name)
+        return
+    report.missing_derivatives.append(f"{derivative.file_id} {derivative.variant} ({name})")
+    if not dry_run:
+        Derivative.objects.filter(pk=derivative.pk, storage_name=derivative.storage_name).delete()
 
 
 def _check_file(file: File, blobs: set[str], expired: set, report: Report, dry_run: bool) -> None:

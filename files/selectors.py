@@ -3,12 +3,12 @@
 import uuid
 
 from django.db import models
-from django.db.models import Count, F, QuerySet, Sum, Window
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from files import conf
-from files.models import File
+from files.models import Derivative, File
 
 
 def file_get(*, file_id: uuid.UUID) -> File:
@@ -25,8 +25,8 @@ def file_owner(file: File) -> models.Model | None:
 
 
 def file_list(*, entity_id: uuid.UUID | None = None, category: str | None = None) -> QuerySet[File]:
-    """Files, oldest first, narrowed to one owner and/or category."""
-    files = File.objects.all()
+    """Files, oldest first, narrowed to one owner and/or category, with their ready derivatives."""
+    files = File.objects.prefetch_related(ready_derivatives())
     if entity_id is not None:
         files = files.filter(entity_id=entity_id)
     if category is not None:
@@ -76,3 +76,22 @@ def files_expired_trash(*, now=None) -> QuerySet[File]:
     """Trashed files past ``FILES_TRASH_RETENTION_DAYS`` and not on hold: what the purge removes."""
     cutoff = (now or timezone.now()) - conf.trash_retention()
     return File.all_objects.trashed().filter(deleted_at__lte=cutoff, legal_hold=False)
+
+
+def ready_derivatives() -> Prefetch:
+    """Prefetch each file's ready derivatives: one query for a whole page of files, whatever their number."""
+    return Prefetch("derivatives", queryset=Derivative.objects.filter(state=Derivative.State.READY))
+
+
+def files_needing_derivatives(*, media_types, include_failed: bool = False, everything: bool = False) -> QuerySet[File]:
+    """Live files of ``media_types`` lacking a derivative of some variant, by id.
+
+    A failed derivative counts as made unless ``include_failed``;
+    ``everything`` takes every such file.
+    """
+    files = File.objects.filter(media_type__in=media_types).order_by("pk")
+    if everything:
+        return files
+    final = [Derivative.State.READY] if include_failed else [Derivative.State.READY, Derivative.State.FAILED]
+    made = Count("derivatives", filter=Q(derivatives__state__in=final))
+    return files.annotate(made=made).filter(made__lt=len(conf.derivative_variants()))

@@ -29,6 +29,7 @@ from files.audit import Action, Attempt
 from files.backends import move_blob
 from files.content.detection import Kind, detect_kind, extension_for
 from files.content.metadata import upload_without_metadata
+from files.derivatives import derivative_names, files_stored, trash_name
 from files.exceptions import (
     DeleteNotPermitted,
     FileNotRestorable,
@@ -79,6 +80,10 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
             File.objects.bulk_create(files)
             for file in files:
                 Attempt(Action.UPLOAD).by(uploaded_by).on(file).record()
+            # Thumbnails and previews are made by jobs, which must find the rows: after commit. A
+            # broker that is down loses no upload (robust); files_derivatives makes what is missing.
+            # (Named callables, not partials: Django's robust on_commit logs the callable's __qualname__.)
+            transaction.on_commit(lambda: files_stored.send(sender=File, files=files), robust=True)
     except BaseException:
         for name in touched:
             _delete_bytes_after_failure(name)
@@ -106,6 +111,7 @@ def file_delete(*, file: File, deleted_by=None) -> None:
             Attempt(Action.DELETE).by(deleted_by).on(file).record(detail="moved to the trash")
             storage = conf.storage()
             transaction.on_commit(partial(move_blob, storage, file.storage_name, file.trash_name), robust=True)
+            _derivatives_follow(file, lambda name: move_blob(storage, name, trash_name(name)))
     logger.info("file deleted", extra={"file_id": str(file.pk), "deleted_by": getattr(deleted_by, "pk", None)})
 
 
@@ -119,6 +125,7 @@ def file_restore(*, file: File, restored_by=None) -> None:
             raise FileNotRestorable("The file is not in the trash")
         Attempt(Action.RESTORE).by(restored_by).on(file).record()
         transaction.on_commit(partial(move_blob, conf.storage(), file.trash_name, file.storage_name), robust=True)
+        _derivatives_follow(file, lambda name: move_blob(conf.storage(), trash_name(name), name))
     logger.info("file restored", extra={"file_id": str(file.pk), "restored_by": getattr(restored_by, "pk", None)})
 
 
@@ -277,12 +284,20 @@ def _remove(file: File, *, live: bool, action: Attempt) -> None:
     """Delete the row (live, or trashed) and, after commit, the bytes where they are; record ``action``."""
     rows = File.objects if live else File.all_objects.trashed()
     with transaction.atomic():
+        # Read before the rows go (the file's derivatives cascade with it).
+        _derivatives_follow(file, lambda name: _delete_bytes(name if live else trash_name(name)))
         deleted, _ = rows.filter(pk=file.pk).delete()
         if not deleted:
             raise File.DoesNotExist(f"File {file.pk} is already gone")
         action.on(file).record(detail="removed for good")
         name = file.storage_name if live else file.trash_name
         transaction.on_commit(partial(_delete_bytes, name), robust=True)
+
+
+def _derivatives_follow(file: File, change) -> None:
+    """Once the transaction commits, do to each of ``file``'s derivatives' bytes what is done to the file's."""
+    for name in derivative_names(file=file):
+        transaction.on_commit(lambda name=name: change(name), robust=True)
 
 
 def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str, UploadedFile]:

@@ -14,7 +14,23 @@ from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
 from files.policy import DELETE
 from files.routes import download_prefix
+from files.selectors import ready_derivatives
 from files.services import file_delete, file_purge, file_restore
+
+
+def thumbnail_html(file: File) -> str:
+    """An ``<img>`` of ``file``'s thumbnail: never its original (a page of phone photos would weigh megabytes).
+
+    Nothing for a file in the trash or whose thumbnail is not ready. The
+    admin's own session opens it: the audit trail names the admin.
+    """
+    derivative = file.ready_derivative("thumbnail")
+    if file.deleted_at or derivative is None:
+        return ""
+    return format_html(
+        '<img class="file-thumbnail" src="{}" alt="" loading="lazy" style="max-height:48px;max-width:64px">',
+        f"{download_prefix()}{file.entity_id}/{file.pk}{derivative.extension}",
+    )
 
 
 class SizeFilter(admin.SimpleListFilter):
@@ -73,7 +89,7 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
 
     def get_queryset(self, request):
         # The trash too: restoring and purging happen here.
-        files = File.all_objects.select_related("entity_type")
+        files = File.all_objects.select_related("entity_type").prefetch_related(ready_derivatives())
         return conf.permission_policy().files_visible_to(request.user, files)
 
     def get_urls(self):
@@ -95,12 +111,7 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
 
     @admin.display(description="")
     def thumbnail(self, file: File) -> str:
-        if file.deleted_at or not file.media_type.startswith("image/"):
-            return ""
-        return format_html(
-            '<img class="file-thumbnail" src="{}" alt="" loading="lazy" style="max-height:48px;max-width:64px">',
-            download_prefix() + file.path,  # the admin's own session opens it: the audit trail names the admin
-        )
+        return thumbnail_html(file)
 
     @admin.display(description="file")
     def links(self, file: File) -> str:

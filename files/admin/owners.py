@@ -22,10 +22,12 @@ from django.urls import reverse
 
 from files import conf
 from files.admin.access import LegalHoldActions, ReachedOnly
+from files.admin.files import thumbnail_html
 from files.audit import Action, Attempt
 from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
 from files.models import File, FileOwner
 from files.policy import ADD
+from files.selectors import ready_derivatives
 from files.services import file_attach, owner_delete, upload_check
 
 #: Why :func:`owner_delete` refuses a record's deletion: shown to the admin, and nothing is deleted.
@@ -38,7 +40,7 @@ class FileInline(GenericTabularInline):
     model = File
     ct_field = "entity_type"
     ct_fk_field = "entity_id"
-    fields = ["name", "category", "media_type", "size", "created_at"]
+    fields = ["thumbnail", "name", "category", "media_type", "size", "created_at"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -49,7 +51,12 @@ class FileInline(GenericTabularInline):
         return False
 
     def get_queryset(self, request):
-        return conf.permission_policy().files_visible_to(request.user, super().get_queryset(request))
+        files = super().get_queryset(request).prefetch_related(ready_derivatives())
+        return conf.permission_policy().files_visible_to(request.user, files)
+
+    @admin.display(description="")
+    def thumbnail(self, file: File) -> str:
+        return thumbnail_html(file)
 
 
 class FileUploadForm(forms.ModelForm):

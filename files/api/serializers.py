@@ -43,10 +43,24 @@ def file_url(file: File, request) -> str:
     permission policy), so a URL is only ever issued to a user who may view
     the file; it names that user, for the audit trail.
     """
+    return _signed_url(file, file.extension, request)
+
+
+def derivative_url(file: File, variant: str, request) -> str | None:
+    """The signed URL of ``file``'s ``variant`` (``thumbnail``, ``preview``), or None while it is not ready.
+
+    It reads the file's prefetched ready derivatives (``selectors.ready_derivatives``), so a page of
+    files costs no query per file. The signature covers the variant: the URL opens that picture only.
+    """
+    derivative = file.ready_derivative(variant)
+    return _signed_url(file, derivative.extension, request) if derivative is not None else None
+
+
+def _signed_url(file: File, extension: str, request) -> str:
     query = signing.sign(
-        file_id=str(file.pk), entity_id=str(file.entity_id), extension=file.extension, issued_to=str(request.user.pk)
+        file_id=str(file.pk), entity_id=str(file.entity_id), extension=extension, issued_to=str(request.user.pk)
     )
-    return _absolute(f"{download_prefix()}{file.path}?{query}", request)
+    return _absolute(f"{download_prefix()}{file.entity_id}/{file.pk}{extension}?{query}", request)
 
 
 def _absolute(path: str, request) -> str:
@@ -59,14 +73,29 @@ class FileSerializer(serializers.ModelSerializer):
     mime_type = serializers.CharField(source="extension", read_only=True)
     url = serializers.SerializerMethodField()
     content_type = serializers.CharField(source="media_type", read_only=True)
+    thumbnail_url = serializers.SerializerMethodField(
+        help_text="Signed URL of a small picture (fits 256x256; WebP); null while it is being made or for other kinds."
+    )
+    preview_url = serializers.SerializerMethodField(
+        help_text="Signed URL of a larger picture (fits 1024x1024; WebP); null while it is being made."
+    )
 
     class Meta:
         model = File
-        fields = ["id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at"]
+        fields = [
+            "id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at",
+            "thumbnail_url", "preview_url", "width", "height", "pages",
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_url(self, file: File) -> str:
         return file_url(file, self.context.get("request"))
+
+    def get_thumbnail_url(self, file: File) -> str | None:
+        return derivative_url(file, "thumbnail", self.context.get("request"))
+
+    def get_preview_url(self, file: File) -> str | None:
+        return derivative_url(file, "preview", self.context.get("request"))
 
 
 # Where a record keeps the files its JSON embeds (the viewset's prefetch, or read by the serializer).
@@ -75,7 +104,8 @@ _EMBEDDED = "embedded_files"
 
 def embedded_files(user) -> QuerySet[File]:
     """The files a record's JSON embeds for ``user``: those the policy shows them, ``FILES_EMBED_LIMIT`` at most."""
-    visible = conf.permission_policy().files_visible_to(user, File.objects.all())
+    files = File.objects.prefetch_related(selectors.ready_derivatives())  # thumbnails and previews: one query a page
+    visible = conf.permission_policy().files_visible_to(user, files)
     return selectors.files_first_per_owner(files=visible, limit=conf.embed_limit())
 
 

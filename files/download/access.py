@@ -27,14 +27,18 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from files import conf, limits, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
-from files.download.serving import Reply, error_reply, file_meta, reply
+from files.download.serving import Reply, derivative_meta, error_reply, file_meta, reply
 from files.exceptions import FILE_NOT_FOUND
 from files.models import File
 from files.policy import VIEW
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-# The only shape a file's path under the download prefix has: {entity_id}/{file_id}{extension}.
-FILE_PATH = re.compile(rf"(?P<entity_id>{_UUID})/(?P<file_id>{_UUID})(?P<extension>\.[a-z0-9]{{1,15}})")
+# The only shapes a file's path under the download prefix has: {entity_id}/{file_id}{extension}, and
+# {entity_id}/{file_id}.{variant}{extension} for a derivative (".thumbnail.webp"). The whole ending is
+# signed as the extension, so a signed URL opens one variant of one file and nothing else.
+FILE_PATH = re.compile(
+    rf"(?P<entity_id>{_UUID})/(?P<file_id>{_UUID})(?P<extension>(?:\.[a-z][a-z0-9_]{{0,31}})?\.[a-z0-9]{{1,15}})"
+)
 
 _CHALLENGE = [("WWW-Authenticate", "Token")]
 
@@ -177,8 +181,10 @@ def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt, *, 
 
 
 def _meta(match: re.Match):
+    # A derivative's ending has two dots: ".thumbnail.webp".
+    meta_of = derivative_meta if match["extension"].count(".") == 2 else file_meta
     try:
-        return file_meta(file_id=match["file_id"], entity_id=match["entity_id"], extension=match["extension"])
+        return meta_of(file_id=match["file_id"], entity_id=match["entity_id"], extension=match["extension"])
     except File.DoesNotExist:
         return None
 

@@ -17,7 +17,7 @@ from django.utils.http import http_date
 from files import backends, conf
 from files.caching import BoundedCache
 from files.download import http
-from files.models import File
+from files.models import Derivative, File
 
 # Stored files are shown in the browser, never run: no script, no plugin, no
 # network, a sandbox of their own. PDFs are the exception: Chrome's viewer is
@@ -28,7 +28,7 @@ PDF_CONTENT_SECURITY_POLICY = "script-src 'none'"
 
 PDF = "application/pdf"
 # Only these are shown in the browser; anything else (Word files) is always downloaded.
-_INLINE_TYPES = frozenset({"image/png", "image/jpeg", PDF})
+_INLINE_TYPES = frozenset({"image/png", "image/jpeg", PDF, "image/webp"})
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,46 @@ def file_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
     if meta.entity_id != entity_id or meta.extension != extension:
         raise File.DoesNotExist(file_id)
     return meta
+
+
+# A derivative may be made again under another name (files_derivatives --all): its metadata lives a short while.
+_derivative_cache: BoundedCache[FileMeta] = BoundedCache(size=20_000, ttl=conf.auth_cache_seconds)
+
+
+def derivative_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
+    """What serving needs of the derivative at ``{entity_id}/{file_id}.{variant}{ext}``: a ready one of a live file.
+
+    It is served as its file is (same policy, same audit, same headers);
+    raises ``File.DoesNotExist`` while it is not ready, or not there at all.
+    """
+    meta = _derivative_cache.get_or_set((file_id, extension), lambda: _derivative_meta(file_id, extension))
+    if meta.entity_id != entity_id:
+        raise File.DoesNotExist(file_id)
+    return meta
+
+
+def _derivative_meta(file_id: str, extension: str) -> FileMeta:
+    variant = extension.split(".")[1]
+    derivative = (
+        Derivative.objects.select_related("file")
+        .filter(file_id=file_id, file__deleted_at__isnull=True, variant=variant, state=Derivative.State.READY)
+        .first()
+    )
+    if derivative is None or derivative.extension != extension:
+        raise File.DoesNotExist(file_id)
+    file = derivative.file
+    return FileMeta(
+        id=str(file.pk),
+        entity_id=str(file.entity_id),
+        entity_type_id=file.entity_type_id,
+        extension=extension,
+        media_type=derivative.media_type,
+        name=file.name.rsplit(".", 1)[0] + extension,
+        size=derivative.size,
+        sha256=derivative.sha256,
+        modified=derivative.updated_at.timestamp(),
+        storage_name=derivative.storage_name,
+    )
 
 
 def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) -> Reply | None:

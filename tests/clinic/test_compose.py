@@ -183,8 +183,8 @@ def test_the_scan_finds_what_settings_read_directly_and_through_helpers(app_read
 # --- the services ------------------------------------------------------------------------------------------------
 
 
-def test_compose_starts_database_store_bucket_init_cache_app_and_nginx(services):
-    assert set(services) == {"db", "minio", "minio-init", "redis", "app", "nginx"}
+def test_compose_starts_database_store_bucket_init_cache_app_nginx_and_the_jobs(services):
+    assert set(services) == {"db", "minio", "minio-init", "redis", "app", "nginx", "worker", "beat"}
     assert services["redis"]["image"].startswith("redis:")
     assert services["db"]["image"].startswith("postgres:16")
     assert services["minio"]["image"].split(":")[0].endswith("minio/minio")
@@ -667,3 +667,14 @@ def test_the_image_runs_gunicorn_as_a_user_of_its_own():
 def test_dockerignore_keeps_secrets_local_data_and_caches_out():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".venv", "var", ".git", "**/__pycache__", ".pytest_cache", ".ruff_cache", "bench"} <= ignored
+
+
+def test_worker_and_beat_run_the_app_with_its_environment_and_redis_as_broker(services):
+    app = environment(services["app"])
+    # One Redis, two databases: the jobs' queue apart from the cache's counts.
+    assert (app["REDIS_URL"], app["CELERY_BROKER_URL"]) == ("redis://redis:6379/0", "redis://redis:6379/1")
+    assert services["redis"]["image"].startswith("redis:")
+    for name, role in (("worker", "worker"), ("beat", "beat")):
+        assert environment(services[name]) == app
+        assert services[name]["command"][:4] == ["celery", "-A", "clinic", role]
+        assert depends_on(services[name]) == {"app": "service_healthy"}

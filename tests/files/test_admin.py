@@ -7,6 +7,7 @@ from PIL import ExifTags, Image
 from rest_framework.test import APIClient
 
 from demo import samples
+from files.derivatives import file_derivatives_make
 from files.models import File
 from tests.factories import FileFactory, PatientFactory, UserFactory
 from tests.files import photos
@@ -76,17 +77,23 @@ def test_patient_admin_shows_its_files(staff_client, png_file):
 def test_changelist_shows_image_thumbnails_and_links_the_admins_session_opens(staff_client, patient):
     photo = FileFactory(owner=patient, name="photo.png")
     report = FileFactory(owner=patient, name="report.pdf", content=samples.pdf_bytes())
+    FileFactory(owner=patient, name="waiting.png")  # its thumbnail is not made yet: no picture, never the original
+    for file in (photo, report):
+        file_derivatives_make(file_id=file.pk)
 
     html = staff_client.get("/admin/files/file/").content.decode()
 
-    assert html.count('class="file-thumbnail"') == 1
-    assert f'src="/static/{photo.path}"' in html
+    assert html.count('class="file-thumbnail"') == 2
+    assert f'src="/static/{photo.entity_id}/{photo.pk}.thumbnail.webp"' in html
+    assert f'src="/static/{report.entity_id}/{report.pk}.thumbnail.webp"' in html
+    assert f'src="/static/{photo.path}"' not in html
     assert f'href="/static/{report.path}"' in html
     assert f'href="/static/{report.path}?download=1"' in html
 
 
-def test_thumbnail_url_loads_the_image(staff_client, patient, client):
+def test_thumbnail_url_loads_the_image(staff_client, patient, client, storage):
     photo = FileFactory(owner=patient, name="photo.png")
+    file_derivatives_make(file_id=photo.pk)
     html = staff_client.get("/admin/files/file/").content.decode()
     src = html.split('class="file-thumbnail" src="')[1].split('"')[0]
 
@@ -95,7 +102,8 @@ def test_thumbnail_url_loads_the_image(staff_client, patient, client):
 
     assert response.status_code == 200
     assert anonymous.status_code == 401
-    assert b"".join(response.streaming_content) == samples.png_bytes()
+    thumbnail = photo.derivatives.get(variant="thumbnail")
+    assert b"".join(response.streaming_content) == storage.open(thumbnail.storage_name).read()
     assert photo.name in html
 
 
@@ -271,3 +279,12 @@ def test_api_upload_with_too_many_fields_or_files_is_400(admin, patient, setting
     assert response.status_code == 400
     assert response.json() == {"detail": "Bad request"}
     assert not File.objects.exists()
+
+
+def test_record_page_shows_its_files_thumbnails_never_originals(staff_client, png_file):
+    file_derivatives_make(file_id=png_file.pk)
+
+    page = staff_client.get(f"/admin/patients/patient/{png_file.entity_id}/change/").content.decode()
+
+    assert f'src="/static/{png_file.entity_id}/{png_file.pk}.thumbnail.webp"' in page
+    assert f'src="/static/{png_file.path}"' not in page

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from django.db import models
@@ -172,6 +173,12 @@ def file_json(file: File, base: str = "http://testserver") -> dict[str, Any]:
         "size": file.size,
         "content_type": file.media_type,
         "created_at": iso(file.created_at),
+        # Signed like ``url`` once made (tests/files/test_derivatives.py checks them): null before.
+        "thumbnail_url": ANY if file.ready_derivative("thumbnail") else None,
+        "preview_url": ANY if file.ready_derivative("preview") else None,
+        "width": file.width,
+        "height": file.height,
+        "pages": file.pages,
     }
 
 

@@ -1,4 +1,4 @@
-"""``manage.py files_verify``: re-read every stored file and compare it with its recorded SHA-256.
+"""``manage.py files_verify``: re-read every stored file (and derivative) and compare it with its recorded SHA-256.
 
 Bit rot, a truncated copy or a blob replaced behind the service's back shows up here. It reads every
 byte, so run it off-peak; it changes nothing and exits 1 when it found a problem.
@@ -9,7 +9,7 @@ import hashlib
 from django.core.management.base import BaseCommand, CommandError
 
 from files import conf
-from files.models import File
+from files.models import Derivative, File
 
 CHUNK = 1024 * 1024
 
@@ -26,18 +26,27 @@ class Command(BaseCommand):
         checked, problems = 0, 0
         for file in files.iterator():
             checked += 1
-            try:
-                digest = _sha256(storage, file.blob_name)
-            except FileNotFoundError:
-                problems += 1
-                self.stdout.write(f"missing: {file.pk} ({file.blob_name})")
-                continue
-            if digest != file.sha256:
-                problems += 1
-                self.stdout.write(f"corrupted: {file.pk} ({file.blob_name}) sha256 {digest} != {file.sha256}")
+            problems += self._check(storage, file.pk, file.blob_name, file.sha256)
+        # Thumbnails and previews are checked (and counted) too: a corrupted one shows in every list.
+        derivatives = Derivative.objects.filter(state=Derivative.State.READY, file__in=files).select_related("file")
+        for derivative in derivatives.iterator():
+            checked += 1
+            problems += self._check(storage, derivative.pk, derivative.blob_name(derivative.file), derivative.sha256)
         self.stdout.write(f"Verified {checked} file(s): {problems} problem(s).")
         if problems:
             raise CommandError(f"{problems} file(s) missing or corrupted")
+
+    def _check(self, storage, pk, name: str, sha256: str) -> int:
+        """1 (and a line saying why) when the bytes at ``name`` are missing or differ from ``sha256``; else 0."""
+        try:
+            digest = _sha256(storage, name)
+        except FileNotFoundError:
+            self.stdout.write(f"missing: {pk} ({name})")
+            return 1
+        if digest != sha256:
+            self.stdout.write(f"corrupted: {pk} ({name}) sha256 {digest} != {sha256}")
+            return 1
+        return 0
 
 
 def _sha256(storage, name: str) -> str:

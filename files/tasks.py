@@ -1,0 +1,84 @@
+"""Background jobs of the files app, for Celery: each calls the files core, nothing more.
+
+Every job is idempotent (run twice, the outcome is the same) and retried
+with exponential backoff when what failed may work later (storage or the
+database unreachable). Jobs are sent only once the transaction that asked
+for them has committed (``files.derivatives.files_stored`` is sent on commit).
+"""
+
+import logging
+import random
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import DatabaseError
+
+from files import conf
+from files.derivatives import derivatives_fail, file_derivatives_make, files_stored
+from files.reconcile import files_reconcile
+from files.services import files_purge_expired
+
+logger = logging.getLogger(__name__)
+
+#: What may work on a later try: storage (``OSError``) or the database being unreachable.
+TRANSIENT = (OSError, DatabaseError)
+MAX_RETRIES = 5
+RETRY_BASE_SECONDS = 2
+RETRY_MAX_SECONDS = 600
+
+
+def retry_delay(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: doubling from 2 s, capped at 10 min, half of it random.
+
+    The randomness spreads out the retries of many jobs that failed together (storage was down).
+    """
+    ceiling = min(RETRY_BASE_SECONDS * 2**retries, RETRY_MAX_SECONDS)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (not a secret)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, ignore_result=True)
+def make_derivatives(self, file_id: str, force: bool = False) -> None:
+    """Make a file's thumbnail and preview (all of them again with ``force``)."""
+    try:
+        file_derivatives_make(file_id=file_id, force=force)
+    except SoftTimeLimitExceeded:
+        derivatives_fail(file_id=file_id, reason=f"Took longer than {conf.derivative_seconds()} seconds")
+    except TRANSIENT as error:
+        # In the web process (no broker) a retry would hold the request: the command retries failed ones.
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            derivatives_fail(file_id=file_id, reason=f"Gave up after {self.request.retries + 1} attempt(s): {error}")
+            logger.warning("derivatives of %s failed: %s", file_id, error)
+            return
+        raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
+
+
+def enqueue_derivatives(file_ids, *, force: bool = False) -> None:
+    """Send one job per file; each may take ``FILES_DERIVATIVE_SECONDS`` (then it fails, and is killed soon after)."""
+    seconds = conf.derivative_seconds()
+    for file_id in file_ids:
+        make_derivatives.apply_async((str(file_id), force), soft_time_limit=seconds, time_limit=seconds + 10)
+
+
+def derivatives_for_stored_files(sender, files, **kwargs) -> None:
+    """``files_stored`` receiver: a job for each new file."""
+    enqueue_derivatives(file.pk for file in files)
+
+
+def connect() -> None:
+    files_stored.connect(derivatives_for_stored_files, dispatch_uid="files.tasks.derivatives_for_stored_files")
+
+
+@shared_task(ignore_result=True)
+def purge_expired_trash() -> int:
+    """Daily (beat): purge trashed files past ``FILES_TRASH_RETENTION_DAYS``."""
+    count = files_purge_expired()
+    logger.info("purged %d expired file(s) from the trash", count)
+    return count
+
+
+@shared_task(ignore_result=True)
+def reconciliation_report() -> dict[str, int]:
+    """Daily (beat): report the drift between rows and stored bytes; repairs are ``files_cleanup``'s, by hand."""
+    summary = files_reconcile(dry_run=True).summary()
+    logger.info("reconciliation report", extra={"report": summary})
+    return summary
