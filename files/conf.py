@@ -54,6 +54,12 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_AUDIT_FLUSH_SECONDS": 1,
         "FILES_CLIENT_ADDRESS_HEADER": None,
         "FILES_UPLOAD_TEMP_DIR": None,
+        # A stalled store fails a request within seconds instead of holding its thread for minutes.
+        "FILES_STORAGE_CONNECT_TIMEOUT": 2,
+        "FILES_STORAGE_READ_TIMEOUT": 5,
+        "FILES_STORAGE_MAX_ATTEMPTS": 2,
+        "FILES_STORAGE_CONCURRENCY": 4,
+        "FILES_STORAGE_WAIT": 0.1,
     }
 )
 
@@ -274,3 +280,37 @@ def client_address_header() -> str | None:
     the header: a client could write any address into the audit trail.
     """
     return setting("FILES_CLIENT_ADDRESS_HEADER")
+
+
+def storage_connect_timeout() -> float:
+    """``FILES_STORAGE_CONNECT_TIMEOUT``: seconds to open a connection to the object store (2)."""
+    return float(setting("FILES_STORAGE_CONNECT_TIMEOUT"))
+
+
+def storage_read_timeout() -> float:
+    """``FILES_STORAGE_READ_TIMEOUT``: seconds the object store may stay silent during a call (5).
+
+    Per read, not per call: a large upload or download takes as long as it
+    needs while bytes keep coming.
+    """
+    return float(setting("FILES_STORAGE_READ_TIMEOUT"))
+
+
+def storage_max_attempts() -> int:
+    """``FILES_STORAGE_MAX_ATTEMPTS``: tries of a failed call to the object store, the first one included (2)."""
+    return int(setting("FILES_STORAGE_MAX_ATTEMPTS"))
+
+
+def storage_concurrency() -> int:
+    """``FILES_STORAGE_CONCURRENCY``: how many downloads of one process may wait on storage at once (4).
+
+    Keep it below the process's threads (gunicorn's ``GUNICORN_THREADS``,
+    8): when the store stalls, the other threads still answer the API,
+    ``/healthz`` and ``/readyz``.
+    """
+    return int(setting("FILES_STORAGE_CONCURRENCY"))
+
+
+def storage_wait() -> float:
+    """``FILES_STORAGE_WAIT``: seconds a download waits for one of those places before answering 503 (0.1)."""
+    return float(setting("FILES_STORAGE_WAIT"))

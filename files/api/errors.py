@@ -6,15 +6,28 @@ before the project's ``EXCEPTION_HANDLER`` formats them, and puts every
 refused upload or deletion on the audit trail.
 """
 
+import logging
 import uuid
 from typing import Any
 
+from django.db import DatabaseError
 from rest_framework import exceptions, status
 
-from files.exceptions import FILE_NOT_FOUND, DeleteNotPermitted, FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
+from files.exceptions import (
+    FILE_NOT_FOUND,
+    RETRY_AFTER_SECONDS,
+    DeleteNotPermitted,
+    FileOnHold,
+    FileRejected,
+    FileTooLarge,
+    StorageUnavailable,
+    UploadTooLarge,
+)
 from files.models import File
 
 INVALID_UUID_MESSAGE = "Input should be a valid UUID"
+
+logger = logging.getLogger(__name__)
 
 
 class RequestValidationError(exceptions.ValidationError):
@@ -39,6 +52,15 @@ class OnHold(exceptions.APIException):
     default_code = "legal_hold"
 
 
+class StorageDown(exceptions.APIException):
+    """503 with ``Retry-After`` (DRF's handler sends ``wait`` as that header)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = StorageUnavailable.detail
+    default_code = "storage_unavailable"
+    wait = RETRY_AFTER_SECONDS
+
+
 def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
     """Return ``value`` as a UUID, or raise the 422 clients expect for it."""
     try:
@@ -60,6 +82,9 @@ def api_exception(exc: Exception) -> Exception:
         return exceptions.PermissionDenied("Permission denied")
     if isinstance(exc, File.DoesNotExist):
         return exceptions.NotFound(FILE_NOT_FOUND)
+    if isinstance(exc, StorageUnavailable):
+        logger.warning("files API: %s", exc, exc_info=exc)
+        return StorageDown()
     return exc
 
 
@@ -74,7 +99,13 @@ class FilesAPIView:
         attempt = self.audit_attempt(self.request)
         if attempt is not None:
             detail = response.data["detail"]
-            attempt.record(status=response.status_code, detail=detail if isinstance(detail, str) else _summary(detail))
+            try:
+                attempt.record(
+                    status=response.status_code, detail=detail if isinstance(detail, str) else _summary(detail)
+                )
+            except DatabaseError:
+                # The database is down (the answer already says so): nothing was done, and the log keeps the attempt.
+                logger.exception("audit trail: refused attempt not recorded (%s %s)", response.status_code, detail)
         return response
 
     def audit_attempt(self, request):

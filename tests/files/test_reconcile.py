@@ -71,6 +71,8 @@ def expected_report(drift) -> dict:
         "ownerless_files": [str(drift["ownerless"].pk)],
         "expired_trash": [str(drift["expired"].pk)],
         "stale_upload_files": [drift["stale_upload"].name],
+        "stale_multipart_uploads": [],
+        "failed": [],
     }
 
 
@@ -120,7 +122,7 @@ def test_command_prints_each_action_and_a_summary(drift, capsys):
     assert f"would remove temporary upload file left by a killed worker: {drift['stale_upload'].name}" in out
     assert out.strip().endswith(
         "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash, "
-        "1 stale upload files."
+        "1 stale upload files, 0 stale multipart uploads, 0 failed."
     )
     assert drift["stale_upload"].exists()
 
@@ -133,6 +135,8 @@ def test_reconcile_on_empty_storage(db):
         "ownerless_files": [],
         "expired_trash": [],
         "stale_upload_files": [],
+        "stale_multipart_uploads": [],
+        "failed": [],
     }
 
 
