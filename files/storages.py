@@ -49,7 +49,7 @@ class S3FileStorage(S3Storage):
             Config(
                 connect_timeout=conf.storage_connect_timeout(),
                 read_timeout=conf.storage_read_timeout(),
-                retries={"max_attempts": conf.storage_max_attempts(), "mode": "standard"},
+                retries={"total_max_attempts": conf.storage_max_attempts(), "mode": "standard"},
             )
         )
 
