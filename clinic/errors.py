@@ -7,17 +7,24 @@ Validation errors are 422 with the shape existing clients parse::
 every other error is ``{"detail": "..."}`` with its status. A validation error
 says which part of the request it is about with a ``location`` attribute
 (``path``, ``query``; ``body`` when it has none).
+
+An outage (the database or the files' storage down, refusing or too slow)
+is 503 with ``Retry-After`` and what failed, never 500: in the API, and
+through ``handler500`` everywhere else (middleware, the admin).
 """
 
 import logging
+import sys
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from files.exceptions import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +37,15 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The record is still referenced by other records"
     default_code = "conflict"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database refused a connection, broke it or cancelled a statement past its ``statement_timeout``."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = DATABASE_UNAVAILABLE
+    default_code = "database_unavailable"
+    wait = RETRY_AFTER_SECONDS  # DRF's handler sends it as Retry-After
 
 
 class UnreadableBody(exceptions.APIException):
@@ -66,6 +82,9 @@ def _as_api_exception(exc: Exception) -> Exception:
     elif isinstance(exc, UnreadablePostError):
         # The client reset the connection while sending the body: an incomplete request, not a server error.
         return UnreadableBody()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc, exc_info=exc)
+        return DatabaseUnavailable()
     elif isinstance(exc, Http404):
         # Django's own message names the model; the API says only this.
         return exceptions.NotFound("Not found")
@@ -116,5 +135,16 @@ def not_found(request, exception=None) -> JsonResponse:
 
 
 def server_error(request) -> JsonResponse:
-    """``handler500``: the details go to the log, never to the client."""
+    """``handler500``: the details go to the log, never to the client; an outage is 503 with what failed."""
+    detail = _outage_detail(sys.exc_info()[1])
+    if detail is not None:
+        return JsonResponse({"detail": detail}, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return JsonResponse({"detail": "Internal server error"}, status=500)
+
+
+def _outage_detail(exc: BaseException | None) -> str | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return DATABASE_UNAVAILABLE
+    if isinstance(exc, StorageUnavailable):
+        return exc.detail
+    return None

@@ -1,6 +1,14 @@
-"""Liveness and readiness for load balancers and orchestrators."""
+"""Liveness and readiness for load balancers and orchestrators.
+
+``/healthz`` asks nothing of anyone: it answers while the process can
+answer at all. ``/readyz`` asks the database and the files' storage, each
+in a thread of its own, and answers within :data:`READY_WITHIN` seconds
+whatever they do, naming each check ``ok``, ``failing`` (it raised) or
+``timeout`` (no answer in time).
+"""
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
@@ -9,6 +17,14 @@ from django.views.decorators.http import require_GET
 from files import conf
 
 logger = logging.getLogger(__name__)
+
+#: Seconds /readyz waits for its checks: an orchestrator's probe gives up soon after.
+READY_WITHIN = 1.0
+
+# One thread per dependency: a check stuck on it (until its own timeout) holds only that one, and the
+# checks of it queued behind are cancelled unstarted and count as timeouts, so stuck checks never pile up.
+_database_checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-database")
+_storage_checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz-storage")
 
 
 @require_GET
@@ -19,23 +35,32 @@ def healthz(request) -> JsonResponse:
 
 @require_GET
 def readyz(request) -> JsonResponse:
-    """``/readyz``: the database and the files' storage answer; 503 when either does not."""
-    checks = {"database": _database_ready(), "storage": _storage_ready()}
-    ready = all(checks.values())
-    body = {
-        "status": "ok" if ready else "unavailable",
-        "checks": {k: "ok" if v else "failing" for k, v in checks.items()},
-    }
-    return JsonResponse(body, status=200 if ready else 503)
+    """``/readyz``: the database and the files' storage answer; 503 when either does not, within a second."""
+    running = {"database": _database_checks.submit(_database_ready), "storage": _storage_checks.submit(_storage_ready)}
+    wait(running.values(), timeout=READY_WITHIN)
+    checks = {name: _outcome(name, future) for name, future in running.items()}
+    ready = all(outcome == "ok" for outcome in checks.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+def _outcome(name: str, future: Future) -> str:
+    if not future.done():
+        future.cancel()
+        logger.error("readiness: %s check gave no answer within %s s", name, READY_WITHIN)
+        return "timeout"
+    return "ok" if future.result() else "failing"
 
 
 def _database_ready() -> bool:
+    # This thread's own connection, opened and closed by each check (it reaches the server anew every time).
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
         logger.exception("readiness: database check failed")
         return False
+    finally:
+        connection.close()
     return True
 
 

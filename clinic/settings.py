@@ -104,6 +104,28 @@ DATABASES = {
     )
 }
 
+
+def postgres_timeouts(database: dict, *, connect_timeout: int, statement_timeout: float) -> None:
+    """Bound every wait on PostgreSQL: a connection that does not open, a statement that does not end.
+
+    A request then fails (503) within seconds instead of holding its thread
+    while the server hangs. ``statement_timeout`` is in seconds, 0 for none
+    (a long migration: ``DATABASE_STATEMENT_TIMEOUT=0 manage.py migrate``).
+    """
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("connect_timeout", connect_timeout)
+    server_options = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    options["options"] = f"{options['options']} {server_options}" if options.get("options") else server_options
+
+
+postgres_timeouts(
+    DATABASES["default"],
+    connect_timeout=int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")),
+    statement_timeout=float(os.environ.get("DATABASE_STATEMENT_TIMEOUT", "30")),
+)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -199,6 +221,11 @@ _FILES_ENVIRONMENT = {
     # Behind a proxy that sets it (deploy/nginx.conf sets X-Real-IP): the client's address for the audit trail.
     "FILES_CLIENT_ADDRESS_HEADER": str,
     "FILES_REFUSAL_RATE": str,
+    "FILES_STORAGE_CONNECT_TIMEOUT": float,
+    "FILES_STORAGE_READ_TIMEOUT": float,
+    "FILES_STORAGE_MAX_ATTEMPTS": int,
+    "FILES_STORAGE_CONCURRENCY": int,
+    "FILES_STORAGE_WAIT": float,
 }
 globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRONMENT.items() if os.environ.get(name)})
 

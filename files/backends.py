@@ -7,15 +7,58 @@ a WSGI server can ``sendfile`` it; a storage with ``open_range`` (the S3 one in
 travel. Other storages read through ``open()`` and ``seek()``.
 """
 
+import contextlib
 import functools
 import os
+import threading
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage
 
+from files import conf
+from files.exceptions import StorageUnavailable
+
 CHUNK = 64 * 1024
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Storage failing inside the block raises :class:`StorageUnavailable`; a missing file stays ``FileNotFoundError``.
+
+    A failure is any ``OSError`` of local disk (a folder it cannot write, a
+    full disk, a hung network mount's timeout) or any error of the S3 client
+    (unreachable, timed out, access denied, no such bucket).
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except (OSError, BotoCoreError, ClientError) as error:
+        raise StorageUnavailable(f"storage failed: {error!r}") from error
+
+
+@contextlib.contextmanager
+def storage_slot() -> Iterator[None]:
+    """One of this process's ``FILES_STORAGE_CONCURRENCY`` places for requests waiting on storage.
+
+    :class:`StorageUnavailable` when none frees up within ``FILES_STORAGE_WAIT``
+    seconds: a stalled store then holds that many threads, never all of them.
+    """
+    slots = _slots(conf.storage_concurrency())
+    if not slots.acquire(timeout=conf.storage_wait()):
+        raise StorageUnavailable("every place for requests waiting on storage is taken: the store is slow or stalled")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@functools.lru_cache(maxsize=4)
+def _slots(limit: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(limit)
 
 
 class FileSlice:
@@ -134,11 +177,14 @@ def _local_root(storage: Storage) -> str | None:
         return None
 
 
+@storage_errors()
 def move_blob(storage: Storage, old: str, new: str) -> None:
     """Move stored bytes to another name in the same storage (into the trash and back).
 
     The storage's own ``move`` where it has one (a server-side copy on S3); a
     rename on local disk; otherwise a copy and a delete through the Storage API.
+    Raises ``FileNotFoundError`` when there is nothing at ``old``,
+    :class:`StorageUnavailable` when storage fails.
     """
     if hasattr(storage, "move"):
         storage.move(old, new)
@@ -154,6 +200,12 @@ def move_blob(storage: Storage, old: str, new: str) -> None:
         os.path.dirname(target), mode=getattr(storage, "directory_permissions_mode", None) or 0o700, exist_ok=True
     )
     os.replace(source, target)
+
+
+@storage_errors()
+def delete_blob(storage: Storage, name: str) -> None:
+    """Remove stored bytes (nothing there is no error); :class:`StorageUnavailable` when storage fails."""
+    storage.delete(name)
 
 
 def accel_location(storage: Storage, name: str, *, prefix: str, lifetime: int) -> str:

@@ -61,6 +61,12 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_DERIVATIVE_VARIANTS": {"thumbnail": (256, 256), "preview": (1024, 1024)},
         "FILES_DERIVATIVE_FORMAT": "image/webp",
         "FILES_DERIVATIVE_SECONDS": 60,
+        # A stalled store fails a request within seconds instead of holding its thread for minutes.
+        "FILES_STORAGE_CONNECT_TIMEOUT": 2,
+        "FILES_STORAGE_READ_TIMEOUT": 5,
+        "FILES_STORAGE_MAX_ATTEMPTS": 2,
+        "FILES_STORAGE_CONCURRENCY": 4,
+        "FILES_STORAGE_WAIT": 0.1,
     }
 )
 
@@ -331,3 +337,37 @@ def derivative_format() -> str:
 def derivative_seconds() -> int:
     """``FILES_DERIVATIVE_SECONDS``: how long making one file's derivatives may take on a worker (60)."""
     return int(setting("FILES_DERIVATIVE_SECONDS"))
+
+
+def storage_connect_timeout() -> float:
+    """``FILES_STORAGE_CONNECT_TIMEOUT``: seconds to open a connection to the object store (2)."""
+    return float(setting("FILES_STORAGE_CONNECT_TIMEOUT"))
+
+
+def storage_read_timeout() -> float:
+    """``FILES_STORAGE_READ_TIMEOUT``: seconds the object store may stay silent during a call (5).
+
+    Per read, not per call: a large upload or download takes as long as it
+    needs while bytes keep coming.
+    """
+    return float(setting("FILES_STORAGE_READ_TIMEOUT"))
+
+
+def storage_max_attempts() -> int:
+    """``FILES_STORAGE_MAX_ATTEMPTS``: tries of a failed call to the object store, the first one included (2)."""
+    return int(setting("FILES_STORAGE_MAX_ATTEMPTS"))
+
+
+def storage_concurrency() -> int:
+    """``FILES_STORAGE_CONCURRENCY``: how many downloads of one process may wait on storage at once (4).
+
+    Keep it below the process's threads (gunicorn's ``GUNICORN_THREADS``,
+    8): when the store stalls, the other threads still answer the API,
+    ``/healthz`` and ``/readyz``.
+    """
+    return int(setting("FILES_STORAGE_CONCURRENCY"))
+
+
+def storage_wait() -> float:
+    """``FILES_STORAGE_WAIT``: seconds a download waits for one of those places before answering 503 (0.1)."""
+    return float(setting("FILES_STORAGE_WAIT"))

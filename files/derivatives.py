@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from files import conf
 from files.exceptions import DerivativeNotMade
-from files.models import DERIVATIVE_EXTENSIONS, TRASH_PREFIX, Derivative, File
+from files.models import DERIVATIVE_EXTENSIONS, Derivative, File
 
 logger = logging.getLogger(__name__)
 
@@ -221,8 +221,3 @@ def _publish(file: File, row: Derivative, picture: Image.Image, *, force: bool) 
         storage.delete(name)  # another worker published first (or the file is gone): these bytes are no one's
     elif force and row.storage_name:
         storage.delete(row.blob_name(file))
-
-
-def trash_name(name: str) -> str:
-    """Where a derivative's bytes wait while its file is in the trash."""
-    return TRASH_PREFIX + name

@@ -5,6 +5,12 @@ from django.core.exceptions import RequestDataTooBig
 #: What every way in answers for a file that does not exist (the seed's 404 body).
 FILE_NOT_FOUND = "File not found"
 
+#: What every way in answers (503) while the database is down or too slow: the files app's and the project's.
+DATABASE_UNAVAILABLE = "The database is unavailable, try again later"
+
+#: Seconds an answer to an outage (503) tells the client to wait before trying again (``Retry-After``).
+RETRY_AFTER_SECONDS = 5
+
 
 class FileRejected(Exception):
     """An upload that will not be stored, with a stable ``code`` for clients."""
@@ -25,6 +31,16 @@ class FileTooLarge(FileRejected):
 
 class DerivativeNotMade(Exception):
     """A file that cannot be pictured (undecodable, too many pixels): trying again will not help."""
+
+
+class StorageUnavailable(Exception):
+    """The files' storage failed, refused or did not answer in time; every adapter answers 503.
+
+    A service that raises it changed nothing (see ``files.services``). The
+    message is for the log; clients get :attr:`detail`.
+    """
+
+    detail = "File storage is unavailable, try again later"
 
 
 class FileOnHold(Exception):

@@ -11,6 +11,11 @@ from uuid_utils.compat import uuid7
 TRASH_PREFIX = "trash/"
 
 
+def trash_name(name: str) -> str:
+    """Where the bytes stored as ``name`` (a file's, a derivative's) wait while their file is in the trash."""
+    return TRASH_PREFIX + name
+
+
 class FileQuerySet(models.QuerySet):
     def live(self) -> "FileQuerySet":
         return self.filter(deleted_at__isnull=True)
@@ -86,7 +91,7 @@ class File(models.Model):
     @property
     def trash_name(self) -> str:
         """Where the bytes are kept while the file is in the trash."""
-        return TRASH_PREFIX + self.storage_name
+        return trash_name(self.storage_name)
 
     @property
     def blob_name(self) -> str:
@@ -140,7 +145,7 @@ class Derivative(models.Model):
 
     def blob_name(self, file: File) -> str:
         """Where its bytes are now: beside its file's, in the trash while the file is."""
-        return TRASH_PREFIX + self.storage_name if file.deleted_at else self.storage_name
+        return trash_name(self.storage_name) if file.deleted_at else self.storage_name
 
 
 #: The formats derivatives are written in, and the extension of each in their URL.

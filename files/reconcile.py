@@ -20,26 +20,34 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
   ``FILES_UPLOAD_TEMP_DIR`` untouched for :data:`UPLOAD_FILE_GRACE`, left by
   a worker killed in the middle of a request — removed. That folder is this
   server's own: run the command on every server that takes uploads.
+- **stale multipart uploads**: on S3, multipart uploads started before the
+  grace period and never completed (a worker killed, or the store cut off,
+  in the middle of a large upload): their parts are stored and billed, and
+  listed nowhere else — aborted.
 
-With ``dry_run`` it only reports.
+With ``dry_run`` it only reports. A repair that storage refuses is logged
+and listed as **failed**; the others go on, and the next run tries it again.
 """
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from django.utils import timezone
 
 from files import conf
-from files.backends import move_blob
-from files.derivatives import trash_name
-from files.exceptions import FileOnHold
-from files.models import Derivative, File
+from files.backends import move_blob, storage_errors
+from files.exceptions import FileOnHold, StorageUnavailable
+from files.models import Derivative, File, trash_name
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
 from files.uploads import TEMP_PREFIX, TEMP_SUFFIX
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_GRACE = timedelta(hours=24)
 #: A live upload writes its temporary file every 64 KiB it receives, and the
@@ -57,6 +65,8 @@ class Report:
     expired_trash: list[str] = field(default_factory=list)
     stale_upload_files: list[str] = field(default_factory=list)
     missing_derivatives: list[str] = field(default_factory=list)
+    stale_multipart_uploads: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
         return {name.replace("_", " "): len(items) for name, items in vars(self).items()}
@@ -77,17 +87,43 @@ def files_reconcile(
     }
     cutoff = timezone.now() - grace
     for name in sorted(blobs - known):
-        if storage.get_modified_time(name) < cutoff:
+        with storage_errors():
+            young = storage.get_modified_time(name) >= cutoff
+        if not young and _repaired(report, f"orphan {name}", dry_run, partial(storage.delete, name)):
             report.orphan_blobs.append(name)
-            if not dry_run:
-                storage.delete(name)
     expired = set(files_expired_trash().values_list("pk", flat=True))
     for derivative in derivatives:
         _check_derivative(derivative, blobs, report, dry_run)
     for file in files:
         _check_file(file, blobs, expired, report, dry_run)
     _remove_stale_upload_files(report, dry_run)
+    _abort_stale_multipart_uploads(storage, cutoff, report, dry_run)
     return report
+
+
+def _repaired(report: Report, what: str, dry_run: bool, repair: Callable[[], object]) -> bool:
+    """Run ``repair`` (unless ``dry_run``); False, logged and listed as failed, when storage refuses it."""
+    if dry_run:
+        return True
+    try:
+        with storage_errors():
+            repair()
+    except StorageUnavailable:
+        logger.exception("files_cleanup: could not repair %s; the next run tries again", what)
+        report.failed.append(what)
+        return False
+    return True
+
+
+def _abort_stale_multipart_uploads(storage, cutoff, report: Report, dry_run: bool) -> None:
+    if not hasattr(storage, "incomplete_uploads"):
+        return  # local disk writes no parts
+    with storage_errors():
+        uploads = storage.incomplete_uploads()
+    for upload in sorted(uploads, key=lambda upload: upload.name):
+        what = f"{upload.name} (started {upload.started:%Y-%m-%d %H:%M})"
+        if upload.started < cutoff and _repaired(report, what, dry_run, partial(storage.abort_upload, upload)):
+            report.stale_multipart_uploads.append(what)
 
 
 def _remove_stale_upload_files(report: Report, dry_run: bool) -> None:
@@ -116,9 +152,8 @@ def _check_derivative(derivative: Derivative, blobs: set[str], report: Report, d
         return
     other_name = trash_name(derivative.storage_name) if name == derivative.storage_name else derivative.storage_name
     if other_name in blobs:
-        report.misplaced_blobs.append(other_name)
-        if not dry_run:
-            move_blob(conf.storage(), other_name, name)
+        if _repaired(report, f"misplaced {other_name}", dry_run, partial(move_blob, conf.storage(), other_name, name)):
+            report.misplaced_blobs.append(other_name)
         return
     report.missing_derivatives.append(f"{derivative.file_id} {derivative.variant} ({name})")
     if not dry_run:
@@ -128,25 +163,24 @@ def _check_derivative(derivative: Derivative, blobs: set[str], report: Report, d
 def _check_file(file: File, blobs: set[str], expired: set, report: Report, dry_run: bool) -> None:
     other_name = file.storage_name if file.deleted_at else file.trash_name
     if file.blob_name not in blobs:
-        if other_name in blobs:
-            report.misplaced_blobs.append(other_name)
-            if not dry_run:
-                move_blob(conf.storage(), other_name, file.blob_name)
-        else:
+        if other_name not in blobs:
             report.missing_blobs.append(f"{file.pk} ({file.blob_name})")
             return
+        # Bytes a failed move or a rolled-back transaction left behind: moved where the row says.
+        move = partial(move_blob, conf.storage(), other_name, file.blob_name)
+        if not _repaired(report, f"misplaced {other_name}", dry_run, move):
+            return
+        report.misplaced_blobs.append(other_name)
     if file.deleted_at is None and not file.legal_hold and file_owner(file) is None:
         # A file on hold stays where it is, record or not: the hold is exactly for that.
-        report.ownerless_files.append(str(file.pk))
-        if not dry_run:
-            file_delete(file=file)
+        if _repaired(report, f"ownerless {file.pk}", dry_run, partial(file_delete, file=file)):
+            report.ownerless_files.append(str(file.pk))
     elif file.pk in expired:
-        report.expired_trash.append(str(file.pk))
-        if not dry_run:
-            try:
-                file_purge(file=file)
-            except FileOnHold:
-                report.expired_trash.pop()
+        try:
+            if _repaired(report, f"expired {file.pk}", dry_run, partial(file_purge, file=file)):
+                report.expired_trash.append(str(file.pk))
+        except FileOnHold:
+            pass  # put on hold since the list was made
 
 
 def _all_names(storage, folder: str, progress: Callable[[int], None] | None) -> Iterator[str]:

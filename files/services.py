@@ -1,11 +1,23 @@
 """Every write to files: attach, delete (to the trash), restore, purge.
 
 Views, the admin, commands and the record cascade all come through here, so
-the rules (bytes before row, row gone before bytes, legal holds, who
-deleted) hold on every path. A record with files is deleted through
+the rules (bytes before row, legal holds, who deleted, whole or nothing)
+hold on every path. A record with files is deleted through
 :func:`owner_delete`.
+
+Whole or nothing: a delete, restore or purge changes the row, writes the
+audit event and moves the bytes in one transaction (:func:`_storage_transaction`),
+the move last. If storage refuses the move (:class:`StorageUnavailable`),
+the transaction rolls back, row and audit event included; if the
+transaction fails after the move, the bytes are moved back. The download
+path opens the bytes at the file's live name on every request, so a file
+is unreachable on every worker from the moment its bytes leave that name.
+Bytes are erased only after the commit, once they are already out of
+reach (in the trash); an erasure that fails is logged, and ``files_cleanup``
+removes those bytes as an orphan.
 """
 
+import contextlib
 import contextvars
 import functools
 import hashlib
@@ -13,9 +25,8 @@ import logging
 import operator
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import UploadedFile
@@ -26,10 +37,10 @@ from django.utils import timezone
 
 from files import conf
 from files.audit import Action, Attempt
-from files.backends import move_blob
+from files.backends import delete_blob, move_blob, storage_errors
 from files.content.detection import Kind, detect_kind, extension_for
 from files.content.metadata import upload_without_metadata
-from files.derivatives import derivative_names, files_stored, trash_name
+from files.derivatives import derivative_names, files_stored
 from files.exceptions import (
     DeleteNotPermitted,
     FileNotRestorable,
@@ -38,7 +49,7 @@ from files.exceptions import (
     HoldNotPermitted,
     UnattributedDelete,
 )
-from files.models import File, FileOwner
+from files.models import File, FileOwner, trash_name
 from files.policy import DELETE
 from files.selectors import file_owner, files_expired_trash
 
@@ -71,11 +82,12 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
     # Names that may hold bytes of this call: a save that fails half-way can leave a partial file behind.
     touched: list[str] = []
     try:
-        for file, content in checked:
-            content.seek(0)
-            touched.append(file.path)
-            file.storage_name = storage.save(file.path, content)
-            touched[-1] = file.storage_name
+        with storage_errors():
+            for file, content in checked:
+                content.seek(0)
+                touched.append(file.path)
+                file.storage_name = storage.save(file.path, content)
+                touched[-1] = file.storage_name
         with transaction.atomic():
             File.objects.bulk_create(files)
             for file in files:
@@ -94,43 +106,47 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
 def file_delete(*, file: File, deleted_by=None) -> None:
     """Delete ``file``: unreachable at once, its bytes kept in the trash for ``FILES_TRASH_RETENTION_DAYS``.
 
-    The row is marked (or, with no retention, removed) in a transaction, and
-    the bytes are moved to the trash (or removed) only once it commits: a
-    transaction that rolls back keeps both. Raises ``File.DoesNotExist`` if
-    another request deleted the file first, :class:`FileOnHold` if the file
-    or its record is on legal hold.
+    Whole or nothing (see the module): raises :class:`StorageUnavailable`
+    with nothing changed when storage refuses to move the bytes.
+    Raises ``File.DoesNotExist`` if another request deleted the file first,
+    :class:`FileOnHold` if the file or its record is on legal hold.
     """
     legal_hold_check(records=[file_owner(file)], files=[file], deleting="file")
     if not conf.trash_retention():
         _remove(file, live=True, action=Attempt(Action.DELETE).by(deleted_by))
     else:
-        with transaction.atomic():
+        with _storage_transaction():
             trashed = File.objects.filter(pk=file.pk).update(deleted_at=timezone.now(), deleted_by=deleted_by)
             if not trashed:
                 raise File.DoesNotExist(f"File {file.pk} is already deleted")
             Attempt(Action.DELETE).by(deleted_by).on(file).record(detail="moved to the trash")
-            storage = conf.storage()
-            transaction.on_commit(partial(move_blob, storage, file.storage_name, file.trash_name), robust=True)
-            _derivatives_follow(file, lambda name: move_blob(storage, name, trash_name(name)))
+            _move_to_trash(file.pk, _blob_names(file))
     logger.info("file deleted", extra={"file_id": str(file.pk), "deleted_by": getattr(deleted_by, "pk", None)})
 
 
 def file_restore(*, file: File, restored_by=None) -> None:
-    """Take ``file`` out of the trash: its row live again now, its bytes back once that commits."""
+    """Take ``file`` out of the trash, row and bytes together (or, raising, neither)."""
     if file_owner(file) is None:
         raise FileNotRestorable("The record that owned the file no longer exists")
-    with transaction.atomic():
+    with _storage_transaction():
         restored = File.all_objects.trashed().filter(pk=file.pk).update(deleted_at=None, deleted_by=None)
         if not restored:
             raise FileNotRestorable("The file is not in the trash")
         Attempt(Action.RESTORE).by(restored_by).on(file).record()
-        transaction.on_commit(partial(move_blob, conf.storage(), file.trash_name, file.storage_name), robust=True)
-        _derivatives_follow(file, lambda name: move_blob(conf.storage(), trash_name(name), name))
+        try:
+            _move(file.trash_name, file.storage_name)
+        except FileNotFoundError:
+            with storage_errors():
+                back_already = conf.storage().exists(file.storage_name)  # files_cleanup put them back
+            if not back_already:
+                raise FileNotRestorable("The file's bytes are missing from the trash") from None
+        for name in derivative_names(file=file):
+            _move_if_there(trash_name(name), name)
     logger.info("file restored", extra={"file_id": str(file.pk), "restored_by": getattr(restored_by, "pk", None)})
 
 
 def file_purge(*, file: File, purged_by=None) -> None:
-    """Remove a trashed ``file`` for good: its row now, its bytes once that commits."""
+    """Remove a trashed ``file`` for good: its row now, its bytes (out of reach in the trash) once that commits."""
     legal_hold_check(records=[file_owner(file)], files=[file], deleting="file")
     _remove(file, live=False, action=Attempt(Action.PURGE).by(purged_by))
     logger.info("file purged", extra={"file_id": str(file.pk)})
@@ -215,7 +231,8 @@ def owner_delete(*, owner: models.Model, deleted_by) -> None:
     _refuse_unpermitted_deletes(files, deleted_by)
     token = _owner_deletion.set(_OwnerDeletion(deleted_by=deleted_by))
     try:
-        with transaction.atomic():
+        # One storage transaction: a file that cannot be moved to the trash moves the others back.
+        with _storage_transaction():
             owner.delete()
     finally:
         _owner_deletion.reset(token)
@@ -281,23 +298,106 @@ def _live_files_of(records: list[models.Model]) -> QuerySet[File]:
 
 
 def _remove(file: File, *, live: bool, action: Attempt) -> None:
-    """Delete the row (live, or trashed) and, after commit, the bytes where they are; record ``action``."""
+    """Delete the row (live, or trashed), record ``action``: bytes out of reach now, erased after commit."""
     rows = File.objects if live else File.all_objects.trashed()
-    with transaction.atomic():
-        # Read before the rows go (the file's derivatives cascade with it).
-        _derivatives_follow(file, lambda name: _delete_bytes(name if live else trash_name(name)))
+    with _storage_transaction():
+        names = _blob_names(file)  # read before the rows go: the file's derivatives go with it
         deleted, _ = rows.filter(pk=file.pk).delete()
         if not deleted:
             raise File.DoesNotExist(f"File {file.pk} is already gone")
         action.on(file).record(detail="removed for good")
-        name = file.storage_name if live else file.trash_name
-        transaction.on_commit(partial(_delete_bytes, name), robust=True)
+        if live:
+            _move_to_trash(file.pk, names)
+        for name in names:
+            _erase_after_commit(trash_name(name))
 
 
-def _derivatives_follow(file: File, change) -> None:
-    """Once the transaction commits, do to each of ``file``'s derivatives' bytes what is done to the file's."""
-    for name in derivative_names(file=file):
-        transaction.on_commit(lambda name=name: change(name), robust=True)
+#: The moves of the storage transactions under way in this context, innermost last.
+_moves: contextvars.ContextVar[list["_Move"] | None] = contextvars.ContextVar("files_storage_moves", default=None)
+
+
+@dataclass(frozen=True)
+class _Move:
+    storage: object
+    old: str
+    new: str
+
+    def undo(self) -> None:
+        try:
+            move_blob(self.storage, self.new, self.old)
+        except Exception:
+            # The bytes stay where the move put them, out of step with the row: files_cleanup moves them back.
+            logger.exception("bytes left at %s: moving them back to %s after a rollback failed", self.new, self.old)
+
+
+@contextlib.contextmanager
+def _storage_transaction() -> Iterator[None]:
+    """A database transaction whose storage moves (:func:`_move`) are undone, last first, if it does not commit.
+
+    Nested in another, its moves join the outer one's when it commits, so a
+    record deletion failing at its third file moves the first two back. A
+    caller's own ``transaction.atomic()`` around a service is unknown here:
+    if it rolls back later, the bytes stay moved (a live file's bytes in the
+    trash: unreachable, never exposed) until ``files_cleanup`` moves them
+    where the row says; the download path rereads a file's row within
+    ``FILES_AUTH_CACHE_SECONDS``, which bounds the rare case of a trashed
+    row whose bytes are back at the live name.
+    """
+    moves: list[_Move] = []
+    token = _moves.set(moves)
+    try:
+        with transaction.atomic():
+            yield
+    except BaseException:
+        _moves.reset(token)
+        for move in reversed(moves):
+            move.undo()
+        raise
+    _moves.reset(token)
+    outer = _moves.get()
+    if outer is not None:
+        outer.extend(moves)
+
+
+def _move(old: str, new: str) -> None:
+    """Move bytes as part of the storage transaction under way: undone if it rolls back."""
+    storage = conf.storage()
+    move_blob(storage, old, new)
+    _moves.get().append(_Move(storage, old, new))
+
+
+def _blob_names(file: File) -> list[str]:
+    """The live names of ``file``'s bytes and of its derivatives' bytes."""
+    return [file.storage_name, *derivative_names(file=file)]
+
+
+def _move_to_trash(file_id, names: list[str]) -> None:
+    for name in names:
+        if not _move_if_there(name, trash_name(name)):
+            # Nothing at the live name to reach: the delete goes on; files_cleanup reports bytes that are nowhere.
+            logger.warning("file %s deleted without bytes at %s", file_id, name)
+
+
+def _move_if_there(old: str, new: str) -> bool:
+    """:func:`_move`, unless nothing is at ``old``; whether it moved."""
+    try:
+        _move(old, new)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _erase_after_commit(name: str) -> None:
+    """Erase the bytes at ``name`` (out of reach already) once the transaction commits; a failure is logged."""
+    storage = conf.storage()
+
+    def erase_bytes() -> None:
+        try:
+            delete_blob(storage, name)
+        except Exception:
+            logger.exception("could not erase %s after its file was removed: files_cleanup removes it", name)
+
+    transaction.on_commit(erase_bytes)
 
 
 def upload_check(*, upload: UploadedFile, category: str) -> tuple[Kind, str, UploadedFile]:
@@ -365,14 +465,10 @@ def _sha256(upload: UploadedFile) -> str:
     return digest.hexdigest()
 
 
-def _delete_bytes(storage_name: str) -> None:
-    conf.storage().delete(storage_name)
-
-
 def _delete_bytes_after_failure(storage_name: str) -> None:
     # Cleaning up after another error: a second failure is logged (the bytes
     # become an orphan for the cleanup job) so that the first one reaches the caller.
     try:
-        _delete_bytes(storage_name)
+        delete_blob(conf.storage(), storage_name)
     except Exception:
         logger.exception("could not remove %s after a failed upload", storage_name)

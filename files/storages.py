@@ -17,20 +17,53 @@ store or presign any other header (nosniff, a Content-Security-Policy).
 Use it as ``"BACKEND": "files.storages.S3FileStorage"``.
 """
 
+import logging
 import posixpath
+from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
+from files import conf
 from files.content.kinds import KINDS
+
+logger = logging.getLogger(__name__)
 
 # A stored object's type, by its name's extension: the extension is the detected kind's (files.services).
 _MEDIA_TYPES = {extension: kind.media_type for kind in KINDS.values() for extension in kind.extensions}
 
 
+@dataclass(frozen=True)
+class IncompleteUpload:
+    """A multipart upload started and never completed nor aborted: its parts are stored, and billed, until aborted."""
+
+    name: str
+    upload_id: str
+    started: datetime
+
+
 class S3FileStorage(S3Storage):
+    """Every call to the store has the ``FILES_STORAGE_*`` connect and read timeouts and bounded retries.
+
+    They are merged over the ``client_config`` given, if any: botocore's own
+    defaults (60 s each, retried) let a stalled store hold a request's
+    thread for minutes.
+    """
+
+    def __init__(self, **settings) -> None:
+        super().__init__(**settings)
+        self.client_config = self.client_config.merge(
+            Config(
+                connect_timeout=conf.storage_connect_timeout(),
+                read_timeout=conf.storage_read_timeout(),
+                retries={"total_max_attempts": conf.storage_max_attempts(), "mode": "standard"},
+            )
+        )
+
     def open_range(self, name: str, first: int, last: int):
         """The body of a ranged GET: only the bytes asked for travel. ``FileNotFoundError`` once deleted."""
         try:
@@ -41,10 +74,44 @@ class S3FileStorage(S3Storage):
             raise
 
     def move(self, old: str, new: str) -> None:
-        """A server-side copy, then the delete of the old key: the bytes never pass through the service."""
+        """A server-side copy, then the delete of the old key: the bytes never pass through the service.
+
+        ``FileNotFoundError`` when there is no ``old``. When the old key
+        cannot be deleted, the copy is removed again, so that a failed move
+        leaves the bytes where they were, and only there.
+        """
         source, target = self.key(old), self.key(new)
-        self.bucket.copy({"Bucket": self.bucket.name, "Key": source}, target)
-        self.bucket.Object(source).delete()
+        try:
+            self.bucket.copy({"Bucket": self.bucket.name, "Key": source}, target)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                raise FileNotFoundError(old) from error
+            raise
+        try:
+            self.bucket.Object(source).delete()
+        except Exception:
+            try:
+                self.bucket.Object(target).delete()
+            except Exception:
+                logger.exception("a copy of %s was left at %s by a failed move", old, new)
+            raise
+
+    def incomplete_uploads(self) -> list[IncompleteUpload]:
+        """The multipart uploads under this storage's location that were started and never completed."""
+        prefix = self.key("")
+        paginator = self.connection.meta.client.get_paginator("list_multipart_uploads")
+        pages = paginator.paginate(Bucket=self.bucket_name, Prefix=prefix)
+        return [
+            IncompleteUpload(name=item["Key"][len(prefix) :], upload_id=item["UploadId"], started=item["Initiated"])
+            for page in pages
+            for item in page.get("Uploads", ())
+        ]
+
+    def abort_upload(self, upload: IncompleteUpload) -> None:
+        """Abort ``upload``: the store drops its parts."""
+        self.connection.meta.client.abort_multipart_upload(
+            Bucket=self.bucket_name, Key=self.key(upload.name), UploadId=upload.upload_id
+        )
 
     def accel_path(self, name: str, *, lifetime: int) -> str:
         """The path and query of a presigned URL, which nginx's internal location proxies to the store.

@@ -7,11 +7,13 @@ session, reached through django-storages and boto3 over HTTP.
 
 import socket
 import uuid
+from contextlib import contextmanager
 
 import boto3
 import pytest
 from django.core.cache import cache
 from django.core.files.storage import storages
+from django.db import connection
 from rest_framework.test import APIClient
 
 from files import audit, caching
@@ -181,3 +183,44 @@ def doctor_user(db):
 @pytest.fixture
 def admin_client(admin, client_for) -> APIClient:
     return client_for(admin)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago): connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def stalled_server():
+    """``host:port`` of a loopback server that takes connections and never answers: a hung dependency."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(128)  # connections complete in the backlog and are never accepted, nor read
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.fixture
+def database_down(transactional_db):
+    """``with database_down():`` the database is unreachable from every thread: connections go to a closed port.
+
+    The machine's PostgreSQL server keeps running (others use it): only this
+    test's connection settings change, and are put back after the block.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("a database server to be unreachable from: PostgreSQL (CI runs on it)")
+
+    @contextmanager
+    def down():
+        database = connection.settings_dict  # shared by every thread's connection
+        address = database["HOST"], database["PORT"]
+        connection.close()
+        database["HOST"], database["PORT"] = "127.0.0.1", str(closed_port())
+        try:
+            yield
+        finally:
+            database["HOST"], database["PORT"] = address
+            connection.close()
+
+    return down

@@ -6,16 +6,29 @@ before the project's ``EXCEPTION_HANDLER`` formats them, and puts every
 refused upload or deletion on the audit trail.
 """
 
+import logging
 import uuid
 from typing import Any
 
+from django.db import DatabaseError
 from rest_framework import exceptions, status
 
 from files import limits
-from files.exceptions import FILE_NOT_FOUND, DeleteNotPermitted, FileOnHold, FileRejected, FileTooLarge, UploadTooLarge
+from files.exceptions import (
+    FILE_NOT_FOUND,
+    RETRY_AFTER_SECONDS,
+    DeleteNotPermitted,
+    FileOnHold,
+    FileRejected,
+    FileTooLarge,
+    StorageUnavailable,
+    UploadTooLarge,
+)
 from files.models import File
 
 INVALID_UUID_MESSAGE = "Input should be a valid UUID"
+
+logger = logging.getLogger(__name__)
 
 
 class RequestValidationError(exceptions.ValidationError):
@@ -40,6 +53,15 @@ class OnHold(exceptions.APIException):
     default_code = "legal_hold"
 
 
+class StorageDown(exceptions.APIException):
+    """503 with ``Retry-After`` (DRF's handler sends ``wait`` as that header)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = StorageUnavailable.detail
+    default_code = "storage_unavailable"
+    wait = RETRY_AFTER_SECONDS
+
+
 def parse_uuid(value: str, *, location: str, name: str) -> uuid.UUID:
     """Return ``value`` as a UUID, or raise the 422 clients expect for it."""
     try:
@@ -61,6 +83,9 @@ def api_exception(exc: Exception) -> Exception:
         return exceptions.PermissionDenied("Permission denied")
     if isinstance(exc, File.DoesNotExist):
         return exceptions.NotFound(FILE_NOT_FOUND)
+    if isinstance(exc, StorageUnavailable):
+        logger.warning("files API: %s", exc, exc_info=exc)
+        return StorageDown()
     return exc
 
 
@@ -79,7 +104,11 @@ class FilesAPIView:
         response = super().handle_exception(exc)
         if attempt is not None:
             attempt = attempt.throttled() if response.status_code == 429 else attempt
-            attempt.record(status=response.status_code, detail=_detail(response))
+            try:
+                attempt.record(status=response.status_code, detail=_detail(response))
+            except DatabaseError:
+                # The database is down (the answer already says so): nothing was done, and the log keeps the attempt.
+                logger.exception("audit trail: refused attempt not recorded (%s)", response.status_code)
         return response
 
     def audit_attempt(self, request):

@@ -12,15 +12,22 @@ cached for ``FILES_AUTH_CACHE_SECONDS`` (see ``files.caching``), so a
 deactivated user's or a withdrawn role's URLs and tokens stop within that
 time, and a warm download asks the database nothing. Whether the file still
 exists is asked of storage every time, so a deleted file is 404 at once.
+
+While storage or the database is down, a download is 503 with
+``Retry-After``, never 500. A signed URL or token whose user and file this
+process checked within ``FILES_AUTH_CACHE_SECONDS`` is still served while
+the database is down (it needs no query); any other is 503.
 """
 
 import json
+import logging
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
@@ -28,7 +35,7 @@ from files import conf, limits, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.download.serving import Reply, derivative_meta, error_reply, file_meta, reply
-from files.exceptions import FILE_NOT_FOUND
+from files.exceptions import DATABASE_UNAVAILABLE, FILE_NOT_FOUND, RETRY_AFTER_SECONDS, StorageUnavailable
 from files.models import File
 from files.policy import VIEW
 
@@ -41,6 +48,8 @@ FILE_PATH = re.compile(
 )
 
 _CHALLENGE = [("WWW-Authenticate", "Token")]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,10 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
         return error_reply(405, f'Method "{environ.get("REQUEST_METHOD")}" not allowed.', [("Allow", "GET, HEAD")])
     signed = "signature=" in environ.get("QUERY_STRING", "")
     attempt = Attempt(Action.DOWNLOAD, context=context_of(environ, signed=signed))
-    answer = _answer(environ, path, user, attempt, signed=signed)
+    try:
+        answer = _answer(environ, path, user, attempt, signed=signed)
+    except (StorageUnavailable, OperationalError, InterfaceError) as error:
+        answer = unavailable_reply(error)
     if answer.status in limits.COUNTED_STATUSES:
         answer, attempt = _throttled(answer, attempt)
     attempt.record_soon(status=answer.status, detail=_detail(answer) or ("" if attempt.file_id else path))
@@ -115,6 +127,18 @@ def _answer(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, si
         return error_reply(401, "Not authenticated", _CHALLENGE)
     attempt.by(principal)
     return _authorised_reply(environ, match, principal, attempt)
+
+
+def unavailable_reply(error: Exception) -> Reply | None:
+    """The 503 for an outage of storage or the database (logged), or None for any other error."""
+    if isinstance(error, StorageUnavailable):
+        detail = error.detail
+    elif isinstance(error, OperationalError | InterfaceError):
+        detail = DATABASE_UNAVAILABLE
+    else:
+        return None
+    logger.warning("download unavailable: %s", error, exc_info=error)
+    return error_reply(503, detail, [("Retry-After", str(RETRY_AFTER_SECONDS))])
 
 
 def _detail(answer: Reply) -> str:

@@ -95,14 +95,18 @@ class Reply:
     body: Iterable[bytes]
 
 
-_meta_cache: BoundedCache[FileMeta] = BoundedCache(size=10_000)
+# A live file's metadata, kept FILES_AUTH_CACHE_SECONDS: no file is served more than that after its row left.
+_meta_cache: BoundedCache[FileMeta] = BoundedCache(size=10_000, ttl=conf.auth_cache_seconds)
 
 
 def file_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
-    """The metadata of the file at ``{entity_id}/{file_id}{extension}``; raises ``File.DoesNotExist``.
+    """The metadata of the live file at ``{entity_id}/{file_id}{extension}``; raises ``File.DoesNotExist``.
 
-    Metadata is cached (it never changes); whether the bytes still exist is
-    asked of storage on every request.
+    Whether the bytes are still at the file's live name is asked of storage
+    on every request: a delete moves them away before it commits, so every
+    worker stops serving the file at once (``files.services``). That the row
+    is still live is cached for ``FILES_AUTH_CACHE_SECONDS``, which bounds
+    what a transaction rolled back by someone else could leave behind.
     """
     meta = _meta_cache.get_or_set(file_id, lambda: FileMeta.of(File.objects.get(pk=file_id)))
     if meta.entity_id != entity_id or meta.extension != extension:
@@ -155,8 +159,16 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
 
     ``environ`` is the WSGI environ (or Django's ``request.META``).
     ``max_age`` is how long a browser may reuse the response (a signed URL's
-    remaining life); ``None`` makes it revalidate every time.
+    remaining life); ``None`` makes it revalidate every time. Raises
+    :class:`~files.exceptions.StorageUnavailable` when storage fails, or is
+    too busy to wait on.
     """
+    # Bounded, and with the store's own timeouts: a stalled store holds a few threads, never all.
+    with backends.storage_slot(), backends.storage_errors():
+        return _stored_reply(meta, environ, max_age)
+
+
+def _stored_reply(meta: FileMeta, environ: Mapping[str, str], max_age: int | None) -> Reply | None:
     storage = conf.storage()
     try:
         blob = backends.open_blob(storage, meta.storage_name)

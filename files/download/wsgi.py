@@ -22,7 +22,7 @@ from django.http.request import split_domain_port, validate_host
 
 from files.backends import CHUNK, FileSlice
 from files.caching import take_load_count
-from files.download.access import download_reply
+from files.download.access import download_reply, unavailable_reply
 from files.download.serving import Reply, error_reply
 from files.routes import delete_prefix, download_prefix
 
@@ -39,9 +39,12 @@ class FilesFastPath:
         take_load_count()
         try:
             answer = download_reply(environ, path=environ["PATH_INFO"][len(download_prefix()) :])
-        except Exception:
-            logger.exception("download failed: %s", environ.get("PATH_INFO"))
-            answer = error_reply(500, "Internal server error")
+        except Exception as error:
+            # An audit event that cannot be written (FILES_AUDIT_FLUSH_SECONDS=0, database down) is an outage too.
+            answer = unavailable_reply(error)
+            if answer is None:
+                logger.exception("download failed: %s", environ.get("PATH_INFO"))
+                answer = error_reply(500, "Internal server error")
         finally:
             if take_load_count():
                 # The request used the database: end it as Django ends a request, which closes a

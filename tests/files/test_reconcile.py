@@ -4,7 +4,7 @@ import os
 import stat
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,8 @@ def expected_report(drift) -> dict:
         "expired_trash": [str(drift["expired"].pk)],
         "stale_upload_files": [drift["stale_upload"].name],
         "missing_derivatives": [],
+        "stale_multipart_uploads": [],
+        "failed": [],
     }
 
 
@@ -121,7 +123,7 @@ def test_command_prints_each_action_and_a_summary(drift, capsys):
     assert f"would remove temporary upload file left by a killed worker: {drift['stale_upload'].name}" in out
     assert out.strip().endswith(
         "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash, "
-        "1 stale upload files, 0 missing derivatives."
+        "1 stale upload files, 0 missing derivatives, 0 stale multipart uploads, 0 failed."
     )
     assert drift["stale_upload"].exists()
 
@@ -135,6 +137,8 @@ def test_reconcile_on_empty_storage(db):
         "expired_trash": [],
         "stale_upload_files": [],
         "missing_derivatives": [],
+        "stale_multipart_uploads": [],
+        "failed": [],
     }
 
 
@@ -232,3 +236,51 @@ def test_cleanup_without_the_upload_folder_reports_nothing(db, settings, tmp_pat
     settings.FILES_UPLOAD_TEMP_DIR = tmp_path / "never-made"
 
     assert files_reconcile(dry_run=False).stale_upload_files == []
+
+
+def upload_cut_off(storage, name: str) -> str:
+    """A multipart upload of ``name`` started with one part sent, then never completed: an upload cut mid-way."""
+    client = storage.connection.meta.client
+    key = storage.key(name)
+    upload = client.create_multipart_upload(Bucket=storage.bucket_name, Key=key)
+    client.upload_part(
+        Bucket=storage.bucket_name, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 5 * 1024 * 1024
+    )
+    return upload["UploadId"]
+
+
+def incomplete_upload_ids(storage) -> list[str]:
+    return [upload.upload_id for upload in storage.incomplete_uploads()]
+
+
+def test_cleanup_aborts_a_stale_incomplete_multipart_upload_on_s3_and_reports_it(on_s3, storage, db, capsys):
+    upload_cut_off(storage, ORPHAN)
+    assert len(incomplete_upload_ids(storage)) == 1
+
+    call_command("files_cleanup", "--grace-hours=0")
+
+    out = capsys.readouterr().out
+    assert f"did abort incomplete multipart upload: {ORPHAN} (started " in out
+    assert out.strip().endswith("1 stale multipart uploads, 0 failed.")
+    assert incomplete_upload_ids(storage) == []
+
+
+def test_cleanup_leaves_a_multipart_upload_younger_than_the_grace_period_alone(on_s3, storage, db):
+    upload_id = upload_cut_off(storage, ORPHAN)
+    # The test server says every upload started on 2010-11-10 (moto's fixed value): a grace reaching back
+    # further makes this one young.
+    grace = timezone.now() - datetime(2010, 1, 1, tzinfo=UTC)
+
+    report = files_reconcile(dry_run=False, grace=grace)
+
+    assert report.stale_multipart_uploads == []
+    assert incomplete_upload_ids(storage) == [upload_id]
+
+
+def test_dry_run_only_reports_stale_multipart_uploads(on_s3, storage, db):
+    upload_id = upload_cut_off(storage, ORPHAN)
+
+    report = files_reconcile(dry_run=True, grace=timedelta(0))
+
+    assert [item.split(" (")[0] for item in report.stale_multipart_uploads] == [ORPHAN]
+    assert incomplete_upload_ids(storage) == [upload_id]

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from demo import samples
-from files.exceptions import FileRejected, FileTooLarge
+from files.exceptions import FileRejected, FileTooLarge, StorageUnavailable
 from files.models import File
 from files.services import clean_file_name, file_attach, file_delete, files_attach
 
@@ -84,25 +84,26 @@ def test_attach_rejects_file_over_the_limit(patient, settings):
         file_attach(owner=patient, upload=upload(), category="document")
 
 
-def test_delete_removes_bytes_only_after_commit(png_file, storage, django_capture_on_commit_callbacks):
+def test_delete_moves_the_bytes_out_of_reach_before_it_commits(png_file, storage, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         file_delete(file=png_file)
-        assert storage.exists(png_file.storage_name)
+        assert not storage.exists(png_file.storage_name)
 
+    assert callbacks == []  # nothing waits for the commit: there is nothing left to do
     assert not File.objects.filter(pk=png_file.pk).exists()
-    for callback in callbacks:
-        callback()
-    assert not storage.exists(png_file.storage_name)
+    assert storage.exists(png_file.trash_name)
 
 
-def test_delete_rolled_back_keeps_row_and_bytes(png_file, storage, django_capture_on_commit_callbacks):
+def test_delete_rolled_back_by_the_caller_keeps_the_row_and_the_bytes_out_of_reach(
+    png_file, storage, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom), transaction.atomic():
         file_delete(file=png_file)
         raise Boom
 
     assert callbacks == []
     assert File.objects.filter(pk=png_file.pk).exists()
-    assert storage.exists(png_file.storage_name)
+    assert (storage.exists(png_file.storage_name), storage.exists(png_file.trash_name)) == (False, True)
 
 
 def test_delete_of_a_deleted_file_raises_does_not_exist(png_file):
@@ -152,7 +153,7 @@ def test_storage_failing_mid_upload_leaves_no_row_and_no_partial_bytes(patient, 
         "default": {"BACKEND": "tests.files.test_services.DiskFullStorage", "OPTIONS": {"location": tmp_path / "full"}},
     }
 
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(StorageUnavailable, match="No space left"):
         file_attach(owner=patient, upload=upload(), category="image")
 
     assert not File.objects.exists()

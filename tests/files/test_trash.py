@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
+from files.reconcile import files_reconcile
 from files.services import file_delete, file_purge, file_restore, files_purge_expired, owner_delete
 from tests.factories import FileFactory, UserFactory
 
@@ -89,13 +90,22 @@ def test_no_retention_deletes_at_once(png_file, storage, settings, commit):
     assert not storage.exists(png_file.trash_name)
 
 
-def test_rolled_back_delete_leaves_the_file_live(png_file, storage, commit):
+def test_delete_rolled_back_by_the_callers_transaction_leaves_the_file_live_and_cleanup_brings_its_bytes_back(
+    png_file, storage, commit
+):
+    # The bytes left the live name inside the delete's own transaction, which committed into the caller's:
+    # its rollback restores the row, and the bytes stay out of reach (never the other way round).
     with commit(), pytest.raises(RuntimeError), transaction.atomic():
         file_delete(file=png_file)
         raise RuntimeError
 
     assert File.objects.filter(pk=png_file.pk).exists()
-    assert storage.exists(png_file.storage_name)
+    assert (storage.exists(png_file.storage_name), storage.exists(png_file.trash_name)) == (False, True)
+
+    report = files_reconcile(dry_run=False)
+
+    assert report.misplaced_blobs == [png_file.trash_name]
+    assert (storage.exists(png_file.storage_name), storage.exists(png_file.trash_name)) == (True, False)
 
 
 def test_purge_job_removes_only_expired_trash_not_on_hold(patient, settings, commit):
