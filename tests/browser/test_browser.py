@@ -170,7 +170,8 @@ def test_admin_file_list_renders(live_server, browser, screenshot):
     assert browser.find_element(By.ID, "result_list").is_displayed()
     assert listed == names
     if thumbnails:
-        assert len(thumbnails) == 2  # xray.png and scan.jpg; none for the PDF
+        assert len(thumbnails) == 3  # every file has a picture: the PDF's is its first page
+        assert all(urlsplit(src).path.endswith(".thumbnail.webp") for src in widths), f"not thumbnails: {widths}"
         assert all(width > 0 for width in widths.values()), f"thumbnails that did not load: {widths}"
 
 

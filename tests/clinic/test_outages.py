@@ -156,7 +156,8 @@ def test_a_download_from_a_stalled_store_fails_within_the_storage_timeouts(setti
     seconds = time.monotonic() - started
 
     assert (response.status, response["Retry-After"]) == (503, "5")
-    assert seconds < 2
+    # One 0.5 s read timeout, not botocore's default of a minute a try: a bound with room for a loaded machine.
+    assert seconds < 5
 
 
 def test_a_download_finding_every_place_toward_storage_taken_answers_503_at_once(settings):
