@@ -35,3 +35,12 @@ def write_main_conf(prefix: Path, *, serve: bool = False) -> Path:
         f"    scgi_temp_path {prefix}/scgi;\n    access_log off;\n    include {prefix}/site.conf;\n}}\n"
     )
     return conf
+
+
+def shipped_config(name: str, replacements: dict[str, str]) -> str:
+    """``deploy/<name>`` with only what differs on this machine replaced, each replacement there exactly once."""
+    site = (Path(__file__).resolve().parents[1] / "deploy" / name).read_text()
+    for shipped, here in replacements.items():
+        assert site.count(shipped) == 1, f"deploy/{name} no longer has {shipped!r} once"
+        site = site.replace(shipped, here)
+    return site

@@ -27,10 +27,10 @@ from django.utils.http import http_date
 
 from demo import samples
 from files import signing
-from tests.clinic.test_slow_clients import GUNICORN_ENV, ROOT, database_url, free_port, running, shipped_site
+from tests.clinic.test_slow_clients import GUNICORN_ENV, database_url, free_port, running, shipped_site
 from tests.conftest import s3_backend
 from tests.factories import FileFactory, PatientFactory, UserFactory
-from tests.nginx import nginx_binary, write_main_conf
+from tests.nginx import nginx_binary, shipped_config, write_main_conf
 
 __all__ = ["database_url"]  # a fixture, used by name
 
@@ -87,18 +87,16 @@ class S3Site(SiteMaker):
         self.store = store  # host:port of the S3 server
 
     def __call__(self, *, app_port, port, prefix):
-        site = (ROOT / "deploy" / "nginx.s3.conf").read_text()
-        replacements = {
-            "server app:8000;": f"server 127.0.0.1:{app_port};",
-            "server minio:9000;": f"server {self.store};",
-            "proxy_set_header Host minio:9000;": f"proxy_set_header Host {self.store};",
-            "listen 80;": f"listen 127.0.0.1:{port};",
-            "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {prefix}/body;",
-        }
-        for shipped, here in replacements.items():
-            assert site.count(shipped) == 1, f"deploy/nginx.s3.conf no longer has {shipped!r} once"
-            site = site.replace(shipped, here)
-        return site
+        return shipped_config(
+            "nginx.s3.conf",
+            {
+                "server app:8000;": f"server 127.0.0.1:{app_port};",
+                "server minio:9000;": f"server {self.store};",
+                "proxy_set_header Host minio:9000;": f"proxy_set_header Host {self.store};",
+                "listen 80;": f"listen 127.0.0.1:{port};",
+                "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {prefix}/body;",
+            },
+        )
 
 
 @dataclass

@@ -31,7 +31,7 @@ from django.db import connection
 from demo import samples
 from files import signing
 from tests.factories import FileFactory, PatientFactory, UserFactory
-from tests.nginx import nginx_binary, write_main_conf
+from tests.nginx import nginx_binary, shipped_config, write_main_conf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,17 +157,15 @@ def gunicorn(database_url, tmp_path, settings):
 
 def shipped_site(*, app_port: int, port: int, files_root: Path, body_temp: Path) -> str:
     """deploy/nginx.conf with only what differs on this machine replaced, each replacement checked."""
-    site = (ROOT / "deploy" / "nginx.conf").read_text()
-    replacements = {
-        "server app:8000;": f"server 127.0.0.1:{app_port};",
-        "listen 80;": f"listen 127.0.0.1:{port};",
-        "alias /data/files/;": f"alias {files_root}/;",
-        "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {body_temp};",
-    }
-    for shipped, here in replacements.items():
-        assert site.count(shipped) == 1, f"deploy/nginx.conf no longer has {shipped!r} once"
-        site = site.replace(shipped, here)
-    return site
+    return shipped_config(
+        "nginx.conf",
+        {
+            "server app:8000;": f"server 127.0.0.1:{app_port};",
+            "listen 80;": f"listen 127.0.0.1:{port};",
+            "alias /data/files/;": f"alias {files_root}/;",
+            "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {body_temp};",
+        },
+    )
 
 
 @pytest.fixture
