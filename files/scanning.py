@@ -64,8 +64,12 @@ def stream_scan(stream: BinaryIO) -> Verdict:
         return Verdict(Status.FAILED, f"Larger than clamd's StreamMaxLength: {error}")
     except ResponseError as error:
         return Verdict(Status.FAILED, f"clamd could not scan it: {error}")
-    except (TimeoutError, ClamdError, OSError) as error:
-        # Refused, reset, timed out: clamd is down, restarting or overloaded. Nothing was decided.
+    except (ClamdError, OSError) as error:
+        if isinstance(error, BrokenPipeError) and _clamd_answers():
+            # clamd hangs up, before answering, on a stream over its StreamMaxLength (clamd restarting
+            # mid-stream looks alike: failed, never clean, and scanned again on request).
+            return Verdict(Status.FAILED, "clamd stopped reading it: larger than clamd's StreamMaxLength")
+        # Refused, reset, timed out (socket.timeout is an OSError): clamd is down or overloaded. Nothing was decided.
         raise ScannerUnavailable(f"clamd at {conf.clamd_address()} did not answer: {error}") from error
     status, signature = answer.get("stream", ("", None))
     if status == "OK":
@@ -73,6 +77,13 @@ def stream_scan(stream: BinaryIO) -> Verdict:
     if status == "FOUND" and not (signature or "").startswith(_LIMITS_EXCEEDED):
         return Verdict(Status.INFECTED, signature or "")
     return Verdict(Status.FAILED, f"clamd answered {status} {signature or ''}".strip())
+
+
+def _clamd_answers() -> bool:
+    try:
+        return clamd_client().ping() == "PONG"
+    except (ClamdError, OSError):
+        return False
 
 
 def scanning_enabled() -> bool:

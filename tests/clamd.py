@@ -28,7 +28,7 @@ MARKER = b"CLINIC-FILES-TEST-MALWARE-MARKER"
 class Clamd:
     """One clamd process; :meth:`stop` and :meth:`start` it again to test an outage."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stream_max: str = "200M") -> None:
         # A short path of its own: a unix socket's path is limited to 107 bytes, a test's tmp_path is not.
         folder = self.folder = Path(tempfile.mkdtemp(prefix="clamd-"))
         self.socket = str(folder / "clamd.sock")
@@ -41,7 +41,7 @@ class Clamd:
             f"LogFile {folder / 'clamd.log'}\n"
             "Foreground true\n"
             # Above the largest upload (FILES_MAX_UPLOAD_SIZE), and saying so when a file is over a limit.
-            "StreamMaxLength 200M\nMaxFileSize 200M\nMaxScanSize 400M\nAlertExceedsMax true\n"
+            f"StreamMaxLength {stream_max}\nMaxFileSize 200M\nMaxScanSize 400M\nAlertExceedsMax true\n"
         )
         self.config = config
 
@@ -83,9 +83,9 @@ class Clamd:
             return False
 
 
-def started_clamd() -> Clamd:
-    """A running clamd, or a skip (a failure in CI) when this machine cannot run one."""
-    clamd = Clamd()
+def started_clamd(**options) -> Clamd:
+    """A running clamd (``Clamd(**options)``), or a skip (a failure in CI) when this machine cannot run one."""
+    clamd = Clamd(**options)
     try:
         if not os.path.exists(CLAMD):
             raise RuntimeError("clamd is not installed: apt-get install clamav-daemon")

@@ -15,7 +15,7 @@ from files.models import QUARANTINE_PREFIX, AuditEvent, Derivative, File
 from files.reconcile import files_reconcile
 from files.scanning import scan_allows_read
 from files.services import file_delete, file_restore, file_scan
-from tests.clamd import EICAR, MARKER
+from tests.clamd import EICAR, MARKER, started_clamd
 from tests.factories import FileFactory, PatientFactory, UserFactory
 from tests.files.test_downloads import signed_url
 from tests.files.test_upload import named, upload_url
@@ -205,3 +205,17 @@ def test_admin_action_scans_selected_files_again(scanning, client, patient):
 
     file.refresh_from_db()
     assert file.scan_status == "clean"
+
+
+def test_file_over_clamds_stream_limit_ends_failed_and_held_back_never_clean(settings, patient, colleague, fetch):
+    small = started_clamd(stream_max="1M")
+    try:
+        settings.FILES_CLAMD = small.socket
+        file = FileFactory(owner=patient, name="scan.pdf", content=samples.pdf_bytes("Scanned page " * 100_000))
+
+        assert file_scan(file_id=file.pk) == "failed"
+    finally:
+        small.close()
+    file.refresh_from_db()
+    assert "StreamMaxLength" in file.scan_detail
+    assert fetch(signed_url(file, colleague)).status == 403
