@@ -11,7 +11,9 @@ and every record endpoint asks the same rules:
 - a patient's portal account reaches that patient's record only;
 - anyone else reaches nothing;
 - only admins place and release legal holds (``files.hold_file``) and link
-  accounts to records (``accounts.link_accounts``).
+  accounts to records (``accounts.link_accounts``);
+- a file the malware scanner has not found clean is read only by its
+  uploader and admins (``files.read_unscanned_file``; ``files.scanning``).
 
 A role is a group (``accounts.roles``) holding model permissions; the admin
 and receptionist roles also hold ``accounts.reach_all_records``. A doctor's or

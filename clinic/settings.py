@@ -226,6 +226,9 @@ _FILES_ENVIRONMENT = {
     "FILES_STORAGE_MAX_ATTEMPTS": int,
     "FILES_STORAGE_CONCURRENCY": int,
     "FILES_STORAGE_WAIT": float,
+    "FILES_CLAMD": str,
+    "FILES_CLAMD_TIMEOUT": float,
+    "FILES_PENDING_DOWNLOADS": str,
 }
 globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRONMENT.items() if os.environ.get(name)})
 
@@ -262,6 +265,8 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_MEMOR
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-trash": {"task": "files.tasks.purge_expired_trash", "schedule": crontab(hour=3, minute=0)},
     "reconciliation-report": {"task": "files.tasks.reconciliation_report", "schedule": crontab(hour=4, minute=30)},
+    # Files left pending while clamd was down, and those stored before scanning: scanned again.
+    "scan-pending-files": {"task": "files.tasks.scan_pending_files", "schedule": crontab(minute="*/10")},
 }
 
 REST_FRAMEWORK = {

@@ -67,6 +67,11 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_STORAGE_MAX_ATTEMPTS": 2,
         "FILES_STORAGE_CONCURRENCY": 4,
         "FILES_STORAGE_WAIT": 0.1,
+        # Malware scanning (files.scanning): clamd's socket ("/run/clamav/clamd.ctl", "tcp://host:3310"); None: off.
+        "FILES_CLAMD": None,
+        "FILES_CLAMD_TIMEOUT": 60,
+        # Who may download a file the scanner has not found clean: "uploader_and_admins", or "nobody".
+        "FILES_PENDING_DOWNLOADS": "uploader_and_admins",
     }
 )
 
@@ -371,3 +376,28 @@ def storage_concurrency() -> int:
 def storage_wait() -> float:
     """``FILES_STORAGE_WAIT``: seconds a download waits for one of those places before answering 503 (0.1)."""
     return float(setting("FILES_STORAGE_WAIT"))
+
+
+def clamd_address() -> str | None:
+    """``FILES_CLAMD``: where clamd listens (a unix socket's path, or ``tcp://host:port``); None: no scanning.
+
+    Without it new files stay ``pending`` and are not held back (nothing
+    would ever clear them): set it in production.
+    """
+    return setting("FILES_CLAMD") or None
+
+
+def clamd_timeout() -> float:
+    """``FILES_CLAMD_TIMEOUT``: seconds clamd may take to answer a scan before it counts as down."""
+    return float(setting("FILES_CLAMD_TIMEOUT"))
+
+
+PENDING_DOWNLOADS = ("uploader_and_admins", "nobody")
+
+
+def pending_downloads() -> str:
+    """``FILES_PENDING_DOWNLOADS``: who may download a file not found clean: ``uploader_and_admins`` or ``nobody``."""
+    value = setting("FILES_PENDING_DOWNLOADS")
+    if value not in PENDING_DOWNLOADS:
+        raise ImproperlyConfigured(f"FILES_PENDING_DOWNLOADS must be one of {PENDING_DOWNLOADS}, not {value!r}")
+    return value

@@ -33,6 +33,7 @@ from PIL import Image, ImageDraw, ImageOps
 from files import conf
 from files.exceptions import DerivativeNotMade
 from files.models import DERIVATIVE_EXTENSIONS, Derivative, File
+from files.scanning import scan_allows_processing
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +60,12 @@ def derivatives_apply_to(file: File) -> bool:
 def file_derivatives_make(*, file_id, force: bool = False) -> None:
     """Make ``file_id``'s missing derivatives (all of them with ``force``); idempotent.
 
-    A file gone (deleted, purged) meanwhile has nothing to make. Raises
-    what is worth retrying (``OSError`` from storage, database errors).
+    A file gone (deleted, purged) meanwhile has nothing to make, nor one
+    the malware scanner has not found clean (its scan job asks again once it
+    is). Raises what is worth retrying (``OSError`` from storage, database errors).
     """
     file = File.objects.filter(pk=file_id).first()
-    if file is None or not derivatives_apply_to(file):
+    if file is None or not derivatives_apply_to(file) or not scan_allows_processing(file):
         return
     rows = [_row(file, variant) for variant in conf.derivative_variants()]
     todo = [row for row in rows if force or row.state != Derivative.State.READY]

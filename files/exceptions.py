@@ -8,6 +8,9 @@ FILE_NOT_FOUND = "File not found"
 #: What every way in answers (503) while the database is down or too slow: the files app's and the project's.
 DATABASE_UNAVAILABLE = "The database is unavailable, try again later"
 
+#: What a download of a file the malware scanner has not cleared is answered (403), for those who must wait.
+NOT_SCANNED = "The file has not been found clean by the malware scanner yet"
+
 #: Seconds an answer to an outage (503) tells the client to wait before trying again (``Retry-After``).
 RETRY_AFTER_SECONDS = 5
 
@@ -70,3 +73,7 @@ class UploadTooLarge(RequestDataTooBig):
     elsewhere (the admin, whose CSRF check reads the body before any view
     runs) Django answers 400, as for a body over its own limits.
     """
+
+
+class ScannerUnavailable(Exception):
+    """The malware scanner (clamd) is down, or did not answer in time: the file stays pending, the scan is retried."""

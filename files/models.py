@@ -9,11 +9,18 @@ from uuid_utils.compat import uuid7
 
 #: Where a deleted file's bytes wait, in the same storage, until restored or purged.
 TRASH_PREFIX = "trash/"
+#: Where an infected file's bytes are kept, out of every read path's reach (``files.scanning``).
+QUARANTINE_PREFIX = "quarantine/"
 
 
 def trash_name(name: str) -> str:
     """Where the bytes stored as ``name`` (a file's, a derivative's) wait while their file is in the trash."""
     return TRASH_PREFIX + name
+
+
+def quarantine_name(name: str) -> str:
+    """Where the bytes stored as ``name`` (a file's, a derivative's) are kept once their file is found infected."""
+    return QUARANTINE_PREFIX + name
 
 
 class FileQuerySet(models.QuerySet):
@@ -33,6 +40,14 @@ class LiveFileManager(models.Manager.from_queryset(FileQuerySet)):
 
 class File(models.Model):
     """An uploaded file and what is known of it; its bytes live in storage."""
+
+    class ScanStatus(models.TextChoices):
+        """What the malware scanner said of the bytes (``files.scanning``)."""
+
+        PENDING = "pending"
+        CLEAN = "clean"
+        INFECTED = "infected"
+        FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     entity_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
@@ -60,6 +75,11 @@ class File(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True, help_text="In pixels (images), once known.")
     height = models.PositiveIntegerField(null=True, blank=True, help_text="In pixels (images), once known.")
     pages = models.PositiveIntegerField(null=True, blank=True, help_text="Page count (PDFs), once known.")
+    scan_status = models.CharField(
+        max_length=16, choices=ScanStatus.choices, default=ScanStatus.PENDING, help_text="The malware scan's verdict."
+    )
+    scan_detail = models.CharField(max_length=255, blank=True, help_text="The signature found, or why the scan failed.")
+    scanned_at = models.DateTimeField(null=True, blank=True)
 
     objects = LiveFileManager()
     all_objects = FileQuerySet.as_manager()
@@ -68,7 +88,11 @@ class File(models.Model):
         base_manager_name = "all_objects"
         ordering = ["id"]
         # Holds are for those who answer for what is kept (the policy's ``user_may_hold`` asks for it).
-        permissions = [("hold_file", "Can place files and records on legal hold and release them")]
+        permissions = [
+            ("hold_file", "Can place files and records on legal hold and release them"),
+            # Admins check what the scanner has not cleared yet (the policy's ``user_may_read_unscanned``).
+            ("read_unscanned_file", "Can download files the malware scanner has not found clean"),
+        ]
         indexes = [
             # Prefetching a page of records' files, and the owner's file list.
             models.Index(fields=["entity_type", "entity_id"], name="files_owner_idx"),
@@ -77,6 +101,10 @@ class File(models.Model):
             # The purge job: trashed files by age.
             models.Index(
                 fields=["deleted_at"], name="files_deleted_at_idx", condition=models.Q(deleted_at__isnull=False)
+            ),
+            # The scanning jobs' catch-up, and the admin's filter: the few files not clean.
+            models.Index(
+                fields=["scan_status"], name="files_scan_status_idx", condition=~models.Q(scan_status="clean")
             ),
         ]
 
@@ -95,8 +123,8 @@ class File(models.Model):
 
     @property
     def blob_name(self) -> str:
-        """Where the bytes are now: the storage name, or the trash name."""
-        return self.trash_name if self.deleted_at else self.storage_name
+        """Where the bytes are now: the storage name, the trash name, or the quarantine name."""
+        return _blob_name(self, self.storage_name)
 
     def ready_derivative(self, variant: str) -> "Derivative | None":
         """Its ``variant`` (``thumbnail``, ``preview``) if ready, from its prefetched derivatives when they are."""
@@ -144,8 +172,15 @@ class Derivative(models.Model):
         return f".{self.variant}{DERIVATIVE_EXTENSIONS[self.media_type]}"
 
     def blob_name(self, file: File) -> str:
-        """Where its bytes are now: beside its file's, in the trash while the file is."""
-        return trash_name(self.storage_name) if file.deleted_at else self.storage_name
+        """Where its bytes are now: beside its file's, in the trash or quarantine while the file is."""
+        return _blob_name(file, self.storage_name)
+
+
+def _blob_name(file: File, name: str) -> str:
+    """Where the bytes stored as ``name`` for ``file`` are now: quarantine wins over the trash."""
+    if file.scan_status == File.ScanStatus.INFECTED:
+        return quarantine_name(name)
+    return trash_name(name) if file.deleted_at else name
 
 
 #: The formats derivatives are written in, and the extension of each in their URL.
@@ -221,6 +256,7 @@ class AuditEvent(models.Model):
         PURGE = "purge"
         HOLD = "hold"
         RELEASE = "release"
+        INFECTED = "infected"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"

@@ -16,6 +16,8 @@ VIEW, ADD, DELETE = "view", "add", "delete"
 
 #: Who places and releases legal holds, on files and on records (``files/migrations/0005_...``).
 HOLD_PERMISSION = "files.hold_file"
+#: Who may download files the malware scanner has not found clean (``files.scanning``).
+UNSCANNED_PERMISSION = "files.read_unscanned_file"
 
 
 class ModelPermissionPolicy:
@@ -82,6 +84,17 @@ class ModelPermissionPolicy:
         if isinstance(target, File):
             return self.user_has_permission_for_file(user, VIEW, target)
         return self.user_may_see_record(user, target)
+
+    def user_may_read_unscanned(self, user, file) -> bool:
+        """May ``user``, already allowed to view ``file``, read it while the malware scanner has not found it clean?
+
+        Its uploader (who had the bytes anyway) and users granted
+        ``files.read_unscanned_file`` (admins, who decide about a failed scan).
+        ``file`` is a ``File`` or the download path's ``FileMeta``.
+        """
+        if not (user and user.is_active):
+            return False
+        return user.pk == file.uploaded_by_id or user.has_perm(UNSCANNED_PERMISSION)
 
     def user_may_link_accounts(self, user) -> bool:
         """May ``user`` link a record to a user account, or unlink it (a doctor's or patient's own account)?

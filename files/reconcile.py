@@ -81,9 +81,16 @@ def files_reconcile(
     blobs = set(_all_names(storage, "", progress))
     files = list(File.all_objects.select_related("entity_type"))
     derivatives = list(Derivative.objects.filter(state=Derivative.State.READY).select_related("file"))
-    known = {name for file in files for name in (file.storage_name, file.trash_name)}
+    # An infected file's bytes are kept in quarantine (its blob name) until the file is purged.
+    known = {name for file in files for name in (file.storage_name, file.trash_name, file.blob_name)}
     known |= {
-        name for derivative in derivatives for name in (derivative.storage_name, trash_name(derivative.storage_name))
+        name
+        for derivative in derivatives
+        for name in (
+            derivative.storage_name,
+            trash_name(derivative.storage_name),
+            derivative.blob_name(derivative.file),
+        )
     }
     cutoff = timezone.now() - grace
     for name in sorted(blobs - known):
@@ -99,6 +106,10 @@ def files_reconcile(
     _remove_stale_upload_files(report, dry_run)
     _abort_stale_multipart_uploads(storage, cutoff, report, dry_run)
     return report
+
+
+def _current(derivative: Derivative) -> str:
+    return derivative.blob_name(derivative.file)
 
 
 def _repaired(report: Report, what: str, dry_run: bool, repair: Callable[[], object]) -> bool:

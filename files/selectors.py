@@ -95,3 +95,15 @@ def files_needing_derivatives(*, media_types, include_failed: bool = False, ever
     final = [Derivative.State.READY] if include_failed else [Derivative.State.READY, Derivative.State.FAILED]
     made = Count("derivatives", filter=Q(derivatives__state__in=final))
     return files.annotate(made=made).filter(made__lt=len(conf.derivative_variants()))
+
+
+def files_awaiting_scan(*, failed: bool = False, everything: bool = False) -> QuerySet[File]:
+    """Live files the malware scanner has yet to decide (with ``failed``: and those it could not), oldest first.
+
+    With ``everything``: every live file not already found infected, for a rescan with new signatures.
+    """
+    files = File.objects.exclude(scan_status=File.ScanStatus.INFECTED).order_by("id")
+    if everything:
+        return files
+    statuses = [File.ScanStatus.PENDING, *([File.ScanStatus.FAILED] if failed else [])]
+    return files.filter(scan_status__in=statuses)

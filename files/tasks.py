@@ -15,8 +15,12 @@ from django.db import DatabaseError
 
 from files import conf
 from files.derivatives import derivatives_fail, file_derivatives_make, files_stored
+from files.exceptions import ScannerUnavailable
+from files.models import File
 from files.reconcile import files_reconcile
-from files.services import files_purge_expired
+from files.scanning import scanning_enabled
+from files.selectors import files_awaiting_scan
+from files.services import file_scan, files_purge_expired
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +63,50 @@ def enqueue_derivatives(file_ids, *, force: bool = False) -> None:
         make_derivatives.apply_async((str(file_id), force), soft_time_limit=seconds, time_limit=seconds + 10)
 
 
-def derivatives_for_stored_files(sender, files, **kwargs) -> None:
-    """``files_stored`` receiver: a job for each new file."""
-    enqueue_derivatives(file.pk for file in files)
+def jobs_for_stored_files(sender, files, **kwargs) -> None:
+    """``files_stored`` receiver: a scan for each new file, or with scanning off its derivatives at once."""
+    if scanning_enabled():
+        enqueue_scans(file.pk for file in files)
+    else:
+        enqueue_derivatives(file.pk for file in files)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, ignore_result=True)
+def scan_file(self, file_id: str, rescan: bool = False) -> None:
+    """Scan a file for malware; once found clean, make its derivatives.
+
+    While clamd is down the file stays pending: the job is retried with
+    backoff, then left to ``scan_pending_files`` (beat) and ``files_scan``.
+    """
+    try:
+        status = file_scan(file_id=file_id, rescan=rescan)
+    except (ScannerUnavailable, *TRANSIENT) as error:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            logger.warning("scan of %s not done, the file stays pending: %s", file_id, error)
+            return
+        raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
+    if status == File.ScanStatus.CLEAN:
+        enqueue_derivatives([file_id])
+
+
+def enqueue_scans(file_ids, *, rescan: bool = False) -> None:
+    """Send one scan job per file."""
+    for file_id in file_ids:
+        scan_file.delay(str(file_id), rescan)
+
+
+@shared_task(ignore_result=True)
+def scan_pending_files() -> int:
+    """Every few minutes (beat): scan the files left pending (clamd was down, or stored before scanning)."""
+    if not scanning_enabled():
+        return 0
+    ids = list(files_awaiting_scan().values_list("pk", flat=True)[:1000])
+    enqueue_scans(ids)
+    return len(ids)
 
 
 def connect() -> None:
-    files_stored.connect(derivatives_for_stored_files, dispatch_uid="files.tasks.derivatives_for_stored_files")
+    files_stored.connect(jobs_for_stored_files, dispatch_uid="files.tasks.jobs_for_stored_files")
 
 
 @shared_task(ignore_result=True)

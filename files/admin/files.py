@@ -14,8 +14,10 @@ from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
 from files.policy import DELETE
 from files.routes import download_prefix
+from files.scanning import scanning_enabled
 from files.selectors import ready_derivatives
 from files.services import file_delete, file_purge, file_restore
+from files.tasks import enqueue_scans
 
 
 def thumbnail_html(file: File) -> str:
@@ -71,13 +73,13 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
 
     list_display = [
         "thumbnail", "name", "category", "media_type", "human_size", "entity_type", "entity_id", "created_at",
-        "deleted_at", "legal_hold", "links",
+        "deleted_at", "legal_hold", "scan_status", "links",
     ]  # fmt: skip
     list_filter = [
-        StateFilter, "legal_hold", "category", "media_type", ("entity_type", admin.RelatedOnlyFieldListFilter),
-        "created_at", SizeFilter,
+        StateFilter, "scan_status", "legal_hold", "category", "media_type",
+        ("entity_type", admin.RelatedOnlyFieldListFilter), "created_at", SizeFilter,
     ]  # fmt: skip
-    actions = ["restore_selected", "purge_selected", "hold_selected", "release_selected"]
+    actions = ["restore_selected", "purge_selected", "hold_selected", "release_selected", "scan_selected"]
     # By owner id, file id, a patient's registration number, or the original name.
     search_fields = ["=entity_id", "=id", "=patients_patient__reg_number", "name"]
     list_per_page = 50
@@ -85,6 +87,7 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
     readonly_fields = [
         "id", "entity_type", "entity_id", "category", "extension", "media_type", "name", "size",
         "sha256", "storage_name", "uploaded_by", "created_at", "deleted_at", "deleted_by", "legal_hold",
+        "scan_status", "scan_detail", "scanned_at",
     ]  # fmt: skip
 
     def get_queryset(self, request):
@@ -115,6 +118,8 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
 
     @admin.display(description="file")
     def links(self, file: File) -> str:
+        if file.scan_status == File.ScanStatus.INFECTED:
+            return "quarantined"
         if file.deleted_at:
             return "in the trash"
         url = download_prefix() + file.path
@@ -159,6 +164,15 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
         self._each(
             request, queryset.trashed(), lambda request, file: file_purge(file=file, purged_by=request.user), "purged"
         )
+
+    @admin.action(description="Scan selected files for malware again", permissions=["view"])
+    def scan_selected(self, request, queryset) -> None:
+        if not scanning_enabled():
+            self.message_user(request, "Malware scanning is off (FILES_CLAMD is not set).", messages.WARNING)
+            return
+        ids = list(queryset.live().exclude(scan_status=File.ScanStatus.INFECTED).values_list("pk", flat=True))
+        enqueue_scans(ids, rescan=True)
+        self.message_user(request, f"{len(ids)} file(s) sent to the malware scanner.")
 
     def _each(self, request, queryset, change, done: str) -> None:
         """Apply ``change`` to each file the user may delete, and tell them what was done and what was refused."""

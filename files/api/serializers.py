@@ -79,12 +79,17 @@ class FileSerializer(serializers.ModelSerializer):
     preview_url = serializers.SerializerMethodField(
         help_text="Signed URL of a larger picture (fits 1024x1024; WebP); null while it is being made."
     )
+    scan_status = serializers.ChoiceField(
+        choices=File.ScanStatus.choices,
+        read_only=True,
+        help_text="The malware scan: until `clean`, only the uploader and admins may download it; `infected` never.",
+    )
 
     class Meta:
         model = File
         fields = [
             "id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at",
-            "thumbnail_url", "preview_url", "width", "height", "pages",
+            "thumbnail_url", "preview_url", "width", "height", "pages", "scan_status",
         ]  # fmt: skip
         read_only_fields = fields
 

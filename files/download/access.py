@@ -35,9 +35,16 @@ from files import conf, limits, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.download.serving import Reply, derivative_meta, error_reply, file_meta, reply
-from files.exceptions import DATABASE_UNAVAILABLE, FILE_NOT_FOUND, RETRY_AFTER_SECONDS, StorageUnavailable
+from files.exceptions import (
+    DATABASE_UNAVAILABLE,
+    FILE_NOT_FOUND,
+    NOT_SCANNED,
+    RETRY_AFTER_SECONDS,
+    StorageUnavailable,
+)
 from files.models import File
 from files.policy import VIEW
+from files.scanning import scan_allows_read
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # The only shapes a file's path under the download prefix has: {entity_id}/{file_id}{extension}, and
@@ -201,6 +208,8 @@ def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt, *, 
     )
     if not allowed:
         return error_reply(403, "Permission denied")
+    if not scan_allows_read(user=principal, file=meta):
+        return error_reply(403, NOT_SCANNED)
     return reply(meta, environ, max_age=max_age) or error_reply(404, FILE_NOT_FOUND)
 
 

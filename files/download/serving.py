@@ -45,6 +45,9 @@ class FileMeta:
     sha256: str
     modified: float
     storage_name: str
+    # Read by the scanning rule (files.scanning.scan_allows_read), asked on every download.
+    scan_status: str
+    uploaded_by_id: int | None
 
     @classmethod
     def of(cls, file: File) -> "FileMeta":
@@ -59,6 +62,8 @@ class FileMeta:
             sha256=file.sha256,
             modified=file.created_at.timestamp(),
             storage_name=file.storage_name,
+            scan_status=file.scan_status,
+            uploaded_by_id=file.uploaded_by_id,
         )
 
     @cached_property
@@ -151,6 +156,8 @@ def _derivative_meta(file_id: str, extension: str) -> FileMeta:
         sha256=derivative.sha256,
         modified=derivative.updated_at.timestamp(),
         storage_name=derivative.storage_name,
+        scan_status=file.scan_status,
+        uploaded_by_id=file.uploaded_by_id,
     )
 
 

@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests.clamd import started_clamd
 from tests.factories import FileFactory, PatientFactory
 from tests.wsgi import wsgi_request
 
@@ -44,3 +45,29 @@ def fetch(request):
         return Answer(response.status_code, response.headers, body)
 
     return through_fast_path if request.param == "fast path" else through_django
+
+
+@pytest.fixture(scope="session")
+def clamd():
+    """A real clamd with the suite's signatures (tests/clamav/), for the whole session."""
+    clamd = started_clamd()
+    yield clamd
+    clamd.close()
+
+
+@pytest.fixture
+def scanning(settings, clamd):
+    """Malware scanning on, with the session's clamd."""
+    settings.FILES_CLAMD = clamd.socket
+    settings.FILES_CLAMD_TIMEOUT = 10
+    return clamd
+
+
+@pytest.fixture
+def own_clamd(settings):
+    """A clamd of this test's own, to stop and start again; scanning on with it."""
+    clamd = started_clamd()
+    settings.FILES_CLAMD = clamd.socket
+    settings.FILES_CLAMD_TIMEOUT = 10
+    yield clamd
+    clamd.close()

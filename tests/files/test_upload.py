@@ -65,6 +65,7 @@ def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient,
         "width": None,
         "height": None,
         "pages": None,
+        "scan_status": "pending",  # scanning is off here (tests/files/test_scanning.py turns it on)
     }
     assert file.sha256 == hashlib.sha256(content).hexdigest()
 

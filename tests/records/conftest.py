@@ -179,6 +179,7 @@ def file_json(file: File, base: str = "http://testserver") -> dict[str, Any]:
         "width": file.width,
         "height": file.height,
         "pages": file.pages,
+        "scan_status": file.scan_status,
     }
 
 

@@ -13,7 +13,7 @@ from tests.signed import SignedFileURL
 
 FILE_KEYS = [
     "id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at",
-    "thumbnail_url", "preview_url", "width", "height", "pages",
+    "thumbnail_url", "preview_url", "width", "height", "pages", "scan_status",
 ]  # fmt: skip
 
 
@@ -48,6 +48,8 @@ def test_detail_embeds_files_like_the_seed_example(admin_client, record_type, re
         "width": None,
         "height": None,
         "pages": None,
+        # Not scanned: scanning is off in these tests (FILES_CLAMD unset).
+        "scan_status": "pending",
     }
     assert files[1]["type"] == "report"
     assert files[1]["mime_type"] == ".pdf"

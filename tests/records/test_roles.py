@@ -21,7 +21,7 @@ EXPECTED = {
     "admin": {
         "accounts.clinicaccess": {"reach_all_records", "link_accounts"},
         "files.auditevent": {"view"},
-        "files.file": ALL | {"hold"},
+        "files.file": ALL | {"hold", "read_unscanned"},
         "patients.patient": ALL,
         "doctors.doctor": ALL,
         "appointments.appointment": ALL,
