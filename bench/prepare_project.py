@@ -67,7 +67,7 @@ def main() -> None:
 
 def _signed_urls(base_url: str, token: str, patient_id, files: dict) -> str:
     """Fill in each file's ``url`` and ``signed_url`` from the patient's JSON; return what happened."""
-    url = f"{base_url}/api/patients/{patient_id}/"  # http://127.0.0.1:PORT, from bench/run.py
+    url = f"{base_url}/api/patients/{patient_id}/"  # http://127.0.0.1:PORT, from bench/suite/project.py
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback URL we built)

@@ -78,8 +78,12 @@ def client_address(environ: Mapping[str, str]) -> str | None:
     return (header and ip_address(environ.get(header))) or ip_address(environ.get("REMOTE_ADDR"))
 
 
+@functools.lru_cache(maxsize=1024)
 def ip_address(value: str | None) -> str | None:
-    """The IP address ``value`` starts with (the first of a comma-separated list), normalised; None if it is none."""
+    """The IP address ``value`` starts with (the first of a comma-separated list), normalised; None if it is none.
+
+    Remembered: it is asked on every download, mostly for the same few addresses.
+    """
     text = (value or "").split(",", 1)[0].strip().removeprefix("[").removesuffix("]").partition("%")[0]
     if not text or len(text) > _LONGEST_ADDRESS:
         return None

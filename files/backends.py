@@ -8,8 +8,12 @@ travel. Other storages read through ``open()`` and ``seek()``.
 """
 
 import contextlib
+import ctypes
 import functools
+import io
 import os
+import platform
+import sys
 import threading
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -24,40 +28,55 @@ from files.exceptions import StorageUnavailable
 CHUNK = 64 * 1024
 
 
-@contextlib.contextmanager
-def storage_errors() -> Iterator[None]:
+class storage_errors(contextlib.ContextDecorator):  # named like contextlib.suppress: used the same way
     """Storage failing inside the block raises :class:`StorageUnavailable`; a missing file stays ``FileNotFoundError``.
 
     A failure is any ``OSError`` of local disk (a folder it cannot write, a
     full disk, a hung network mount's timeout) or any error of the S3 client
-    (unreachable, timed out, access denied, no such bucket).
+    (unreachable, timed out, access denied, no such bucket). A class, not a
+    generator: it wraps every download.
     """
-    try:
-        yield
-    except FileNotFoundError:
-        raise
-    except (OSError, BotoCoreError, ClientError) as error:
-        raise StorageUnavailable(f"storage failed: {error!r}") from error
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, FileNotFoundError):
+            return False
+        if isinstance(error, OSError | BotoCoreError | ClientError):
+            raise StorageUnavailable(f"storage failed: {error!r}") from error
+        return False
 
 
-@contextlib.contextmanager
-def storage_slot() -> Iterator[None]:
-    """One of this process's ``FILES_STORAGE_CONCURRENCY`` places for requests waiting on storage.
+class StorageSlot:
+    """One of a process's places for requests waiting on storage, taken for a ``with`` block.
 
-    :class:`StorageUnavailable` when none frees up within ``FILES_STORAGE_WAIT``
-    seconds: a stalled store then holds that many threads, never all of them.
+    :class:`StorageUnavailable` when none frees up within ``wait`` seconds: a
+    stalled store then holds that many threads, never all of them. Holds no
+    state of its own, so one instance serves every thread.
     """
-    slots = _slots(conf.storage_concurrency())
-    if not slots.acquire(timeout=conf.storage_wait()):
-        raise StorageUnavailable("every place for requests waiting on storage is taken: the store is slow or stalled")
-    try:
-        yield
-    finally:
-        slots.release()
+
+    def __init__(self, slots: threading.BoundedSemaphore, wait: float) -> None:
+        self._slots, self._wait = slots, wait
+
+    def __enter__(self) -> None:
+        if not self._slots.acquire(timeout=self._wait):
+            raise StorageUnavailable(
+                "every place for requests waiting on storage is taken: the store is slow or stalled"
+            )
+
+    def __exit__(self, *exc) -> None:
+        self._slots.release()
+
+
+def storage_slot() -> StorageSlot:
+    """The process's ``FILES_STORAGE_CONCURRENCY`` places, waited on ``FILES_STORAGE_WAIT`` seconds."""
+    return StorageSlot(storage_slots(conf.storage_concurrency()), conf.storage_wait())
 
 
 @functools.lru_cache(maxsize=4)
-def _slots(limit: int) -> threading.BoundedSemaphore:
+def storage_slots(limit: int) -> threading.BoundedSemaphore:
+    """The process's one semaphore for ``limit`` places (shared by every :class:`StorageSlot` of that limit)."""
     return threading.BoundedSemaphore(limit)
 
 
@@ -127,8 +146,8 @@ def open_blob(storage: Storage, name: str) -> Blob:
 
     A storage with ``open_range`` (``files.storages.S3FileStorage``) reads
     ranges from the store. On local disk the existence check and the handle
-    that will be sent are the same ``open()``, of a path that must resolve
-    inside the storage root.
+    that will be sent are the same open, of a path that must lie inside the
+    storage root (see :class:`_Root`).
     """
     if hasattr(storage, "open_range"):
         if not storage.exists(name):
@@ -137,44 +156,104 @@ def open_blob(storage: Storage, name: str) -> Blob:
     root = _local_root(storage)
     if root is None:
         return _OpenFile(storage.open(name, "rb"))
-    return _OpenFile(_open_inside(name, root))
+    return _OpenFile(io.FileIO(root.open(name), "rb"))
 
 
-def _open_inside(name: str, root: str):
-    """Open the stored file ``name`` (``/``-separated) for reading, only if it really lies inside the folder ``root``.
+class _Root:
+    """A storage folder on local disk, held open; files are opened relative to it and never through a link.
 
     A link planted in the storage folder (by hand, a restore gone wrong) must
-    never serve bytes from elsewhere: each folder below the root and the file
-    itself are opened relative to the one above with O_NOFOLLOW, so no link
-    is followed, not even one swapped in while the file is being opened.
+    never serve bytes from elsewhere. Where the kernel has ``openat2``
+    (Linux 5.6), one system call opens the file with ``RESOLVE_BENEATH |
+    RESOLVE_NO_SYMLINKS``: no link is followed, not even one swapped in
+    while the file is being opened, and nothing outside the folder is
+    reached. Elsewhere each folder below the root and the file itself are
+    opened relative to the one above with ``O_NOFOLLOW``, the same guarantee
+    in one call per level. The folder itself is configuration, opened once
+    (its own links resolved); its descriptor closes when the last download
+    using it ends.
     """
-    parts = name.split("/")
-    if any(part in {"", os.curdir, os.pardir} for part in parts):
-        raise FileNotFoundError(name)
-    folders: list[int] = []
-    try:
-        folders.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY))
-        for folder in parts[:-1]:
-            folders.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folders[-1]))
-        descriptor = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=folders[-1])
-    except OSError as error:
-        raise FileNotFoundError(name) from error  # missing, or a link (ELOOP, ENOTDIR)
-    finally:
-        for folder in folders:
-            os.close(folder)
-    return os.fdopen(descriptor, "rb")
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def __del__(self) -> None:
+        if hasattr(self, "fd"):  # not when the folder could not be opened
+            os.close(self.fd)
+
+    def open(self, name: str) -> int:
+        """A descriptor of the file ``name`` (``/``-separated) for reading; FileNotFoundError if missing or a link."""
+        parts = name.split("/")
+        if any(part in {"", os.curdir, os.pardir} for part in parts):
+            raise FileNotFoundError(name)
+        try:
+            return _openat2(self.fd, name) if _HAS_OPENAT2 else self._open_by_level(parts)
+        except OSError as error:
+            raise FileNotFoundError(name) from error  # missing, or a link (ELOOP, EXDEV, ENOTDIR)
+
+    def _open_by_level(self, parts: list[str]) -> int:
+        folders: list[int] = []
+        try:
+            for folder in parts[:-1]:
+                folders.append(
+                    os.open(folder, _READ | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folders[-1] if folders else self.fd)
+                )
+            return os.open(parts[-1], _READ | os.O_NOFOLLOW, dir_fd=folders[-1] if folders else self.fd)
+        finally:
+            for folder in folders:
+                os.close(folder)
+
+
+_READ = os.O_RDONLY | os.O_CLOEXEC
 
 
 @functools.lru_cache(maxsize=16)
-def _local_root(storage: Storage) -> str | None:
-    """The folder of a storage on local disk, its own links resolved; None for a storage without paths.
+def _local_root(storage: Storage) -> _Root | None:
+    """The folder of a storage on local disk, held open; None for a storage without paths.
 
     Asked once per storage (the root is configuration), not on every download.
     """
     try:
-        return os.path.realpath(storage.path(""))
+        path = storage.path("")
     except NotImplementedError:
         return None
+    return _Root(os.path.realpath(path))
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
+
+
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(platform.machine())
+_RESOLVE_NO_MAGICLINKS, _RESOLVE_NO_SYMLINKS, _RESOLVE_BENEATH = 0x02, 0x04, 0x08
+_HOW = _OpenHow(_READ, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _openat2(directory: int, name: str) -> int:
+    """``openat2(directory, name, _HOW)``: a descriptor, or OSError with the kernel's errno."""
+    descriptor = _libc.syscall(_SYS_OPENAT2, directory, name.encode(), ctypes.byref(_HOW), ctypes.sizeof(_HOW))
+    if descriptor < 0:
+        number = ctypes.get_errno()
+        raise OSError(number, os.strerror(number), name)
+    return descriptor
+
+
+def _has_openat2() -> bool:
+    """Whether this kernel (and its seccomp filter, in a container) lets ``openat2`` through."""
+    if _SYS_OPENAT2 is None or sys.platform != "linux":
+        return False
+    root = os.open("/", _READ | os.O_DIRECTORY)
+    try:
+        os.close(_openat2(root, "."))
+    except OSError:
+        return False  # ENOSYS (kernel before 5.6) or EPERM (a seccomp filter that does not know it)
+    finally:
+        os.close(root)
+    return True
+
+
+_HAS_OPENAT2 = _has_openat2()
 
 
 @storage_errors()

@@ -1,9 +1,9 @@
 """Peer: Starlette's StaticFiles under uvicorn, the async Python baseline.
 
 uvicorn cannot sendfile: StaticFiles reads the file in chunks on a worker
-thread and writes them through the event loop. bench/run.py starts it with
-one worker and no access log, with the HTTP parser uvicorn picks by default
-for the installed extras (h11 without httptools), and reports which.
+thread and writes them through the event loop. bench/suite/peers.py starts it
+twice, one worker and no access log each time: with httptools and uvloop (what
+uvicorn[standard], FastAPI's own install, runs), and with h11 and asyncio.
 """
 
 import os

@@ -1,6 +1,6 @@
 """Peer: WhiteNoise, the usual way a Django/WSGI project serves static files itself.
 
-Run under gunicorn with the same worker settings as the project (see bench/run.py).
+Run under gunicorn with the same worker settings as the project (see bench/suite/peers.py).
 WhiteNoise indexes BENCH_DATA_DIR once at start (autorefresh off, as in
 production) and hands the open file to ``wsgi.file_wrapper``, so gunicorn
 sends the bytes with sendfile, like the project's stream mode.

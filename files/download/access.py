@@ -34,6 +34,7 @@ from rest_framework.exceptions import AuthenticationFailed, Throttled
 from files import conf, limits, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
+from files.download import config
 from files.download.serving import Reply, derivative_meta, error_reply, file_meta, reply
 from files.exceptions import (
     DATABASE_UNAVAILABLE,
@@ -196,7 +197,7 @@ def _load_user(pk: str) -> Principal | None:
 
 
 def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt, *, max_age: int | None = None) -> Reply:
-    policy = conf.permission_policy()
+    policy = config.current().policy
     if not policy.user_has_permission(principal, VIEW):
         return error_reply(403, "Permission denied")
     meta = _meta(match)

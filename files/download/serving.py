@@ -16,7 +16,7 @@ from django.utils.http import http_date
 
 from files import backends, conf
 from files.caching import BoundedCache
-from files.download import http
+from files.download import config, http
 from files.models import Derivative, File
 
 # Stored files are shown in the browser, never run: no script, no plugin, no
@@ -170,19 +170,25 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
     :class:`~files.exceptions.StorageUnavailable` when storage fails, or is
     too busy to wait on.
     """
+    settings = config.current()
     # Bounded, and with the store's own timeouts: a stalled store holds a few threads, never all.
-    with backends.storage_slot(), backends.storage_errors():
-        return _stored_reply(meta, environ, max_age)
+    with settings.storage_slot, _STORAGE_ERRORS:
+        return _stored_reply(meta, environ, max_age, settings)
 
 
-def _stored_reply(meta: FileMeta, environ: Mapping[str, str], max_age: int | None) -> Reply | None:
-    storage = conf.storage()
+_STORAGE_ERRORS = backends.storage_errors()
+
+
+def _stored_reply(
+    meta: FileMeta, environ: Mapping[str, str], max_age: int | None, settings: config.DownloadConfig
+) -> Reply | None:
+    storage = settings.storage
     try:
         blob = backends.open_blob(storage, meta.storage_name)
     except FileNotFoundError:
         return None
     try:
-        answer = _reply(meta, blob, storage, environ, max_age)
+        answer = _reply(meta, blob, storage, environ, max_age, settings.server)
     except FileNotFoundError:
         answer = None  # deleted while this request was being answered
     except BaseException:
@@ -193,7 +199,9 @@ def _stored_reply(meta: FileMeta, environ: Mapping[str, str], max_age: int | Non
     return answer
 
 
-def _reply(meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, str], max_age: int | None) -> Reply:
+def _reply(
+    meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, str], max_age: int | None, server: "Server"
+) -> Reply:
     method = environ.get("REQUEST_METHOD", "GET")
     validators = [("ETag", meta.etag), ("Last-Modified", meta.last_modified), _cache_control(max_age)]
     status = http.check_preconditions(
@@ -218,7 +226,7 @@ def _reply(meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, s
         ("Content-Security-Policy", meta.content_security_policy),
         ("Referrer-Policy", "no-referrer"),
     ]
-    return conf.server().send(meta, blob, storage, environ, headers)
+    return server.send(meta, blob, storage, environ, headers)
 
 
 def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:

@@ -16,15 +16,13 @@ Wrap the project's WSGI application with it::
 import logging
 from http import HTTPStatus
 
-from django.conf import settings
 from django.core.signals import request_finished
-from django.http.request import split_domain_port, validate_host
 
 from files.backends import CHUNK, FileSlice
 from files.caching import take_load_count
+from files.download import config
 from files.download.access import download_reply, unavailable_reply
 from files.download.serving import Reply, error_reply
-from files.routes import delete_prefix, download_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ class FilesFastPath:
             return self.application(environ, start_response)
         take_load_count()
         try:
-            answer = download_reply(environ, path=environ["PATH_INFO"][len(download_prefix()) :])
+            answer = download_reply(environ, path=environ["PATH_INFO"][len(config.current().download_prefix) :])
         except Exception as error:
             # An audit event that cannot be written (FILES_AUDIT_FLUSH_SECONDS=0, database down) is an outage too.
             answer = unavailable_reply(error)
@@ -55,33 +53,24 @@ class FilesFastPath:
 
     @staticmethod
     def _decides(environ) -> bool:
+        settings = config.current()
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(download_prefix()) or path.startswith(delete_prefix()):
+        if not path.startswith(settings.download_prefix) or path.startswith(settings.delete_prefix):
             return False
         if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
             return False
-        has_session = settings.SESSION_COOKIE_NAME + "=" in environ.get("HTTP_COOKIE", "")
+        has_session = settings.session_cookie in environ.get("HTTP_COOKIE", "")
         credentials = (
             not has_session or "HTTP_AUTHORIZATION" in environ or "signature=" in environ.get("QUERY_STRING", "")
         )
-        return credentials and host_allowed(environ)
+        return credentials and settings.host_allowed(request_host(environ, settings))
 
 
-def host_allowed(environ) -> bool:
-    """Whether Django would accept the request's host: ``HttpRequest.get_host()``'s check, without a request.
-
-    Only the domain is checked, as Django does, so the port of the
-    ``SERVER_NAME`` fallback (a request without ``Host``) does not matter.
-    """
-    if settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ:
-        host = environ["HTTP_X_FORWARDED_HOST"]
-    else:
-        host = environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
-    allowed = settings.ALLOWED_HOSTS
-    if settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]
-    domain, _ = split_domain_port(host)
-    return bool(domain) and validate_host(domain, allowed)
+def request_host(environ, settings: config.DownloadConfig) -> str:
+    """The host Django's ``HttpRequest.get_host()`` would check, without a request."""
+    if settings.forwarded_host and "HTTP_X_FORWARDED_HOST" in environ:
+        return environ["HTTP_X_FORWARDED_HOST"]
+    return environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
 
 
 def send(answer: Reply, environ, start_response):

@@ -8,6 +8,7 @@ import os
 import pytest
 from django.test import Client
 
+from files import backends
 from files.models import File
 from tests.factories import FileFactory
 from tests.wsgi import wsgi_request
@@ -48,8 +49,13 @@ def test_hostile_path_is_404_on_both_download_paths(png_file, token, hostile):
     assert b"root:" not in django.content
 
 
+@pytest.mark.parametrize("opener", ["openat2", "folder by folder"])
 @pytest.mark.parametrize("link", ["file", "folder"])
-def test_link_inside_storage_pointing_out_is_404(on_local_disk, patient, token, storage, link):
+def test_link_inside_storage_pointing_out_is_404(on_local_disk, patient, token, storage, link, opener, monkeypatch):
+    """Both ways of opening a stored file refuse links: one openat2 where the kernel has it, else one open a level."""
+    if opener == "openat2" and not backends._HAS_OPENAT2:
+        pytest.skip("this kernel (or its seccomp filter) has no openat2")
+    monkeypatch.setattr(backends, "_HAS_OPENAT2", opener == "openat2")
     file = FileFactory(owner=patient)
     target = storage.path(file.storage_name)
     os.remove(target)
