@@ -59,9 +59,13 @@ def enqueue_derivatives(file_ids, *, force: bool = False) -> None:
         make_derivatives.apply_async((str(file_id), force), soft_time_limit=seconds, time_limit=seconds + 10)
 
 
-def derivatives_for_stored_files(sender, files, **kwargs) -> None:
-    """``files_stored`` receiver: a job for each new file."""
-    enqueue_derivatives(file.pk for file in files)
+def derivatives_for_stored_files(sender, files, replaced: bool = False, **kwargs) -> None:
+    """``files_stored`` receiver: a job for each new file, or for each file whose content was replaced.
+
+    After a replacement every derivative is made again (``force``): a job
+    still running for the old content cannot leave its pictures as ready.
+    """
+    enqueue_derivatives((file.pk for file in files), force=replaced)
 
 
 def connect() -> None:
