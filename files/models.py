@@ -239,6 +239,10 @@ class FileOwner(models.Model):
     class Meta:
         abstract = True
 
+    def export_records(self) -> list[models.Model]:
+        """The records whose files its export holds (``files.export``): itself; a model may add related ones."""
+        return [self]
+
 
 def owner_models() -> list[type[FileOwner]]:
     """Every installed model whose records own files."""

@@ -3,6 +3,7 @@
 import contextlib
 import uuid
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -13,6 +14,7 @@ from rest_framework.views import APIView
 from files import conf, selectors
 from files.api import schema
 from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
+from files.api.exports import export_response
 from files.api.parsers import WholeMultiPartParser
 from files.api.permissions import FilePermission
 from files.api.serializers import FileFilterSerializer, FileReplaceSerializer, FileSerializer, FileUploadSerializer
@@ -186,6 +188,22 @@ class FileOwnerViewSetMixin(FilesAPIView):
         files = FileSerializer(upload.save(), many=True, context=self.get_serializer_context()).data
         return Response(files[0] if len(files) == 1 else files, status=201)
 
+    @extend_schema(
+        summary="Export the record's files (ZIP)",
+        description="A ZIP, streamed, of every live file of the record (a patient's: and of their appointments) "
+        "the user may view: folders by category, `manifest.json` (ids, names, sizes, SHA-256, versions) and "
+        "`index.html`. Each exported file is on the audit trail (`export`).",
+        tags=["files"],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            403: schema.PERMISSION_DENIED,
+            404: schema.DETAIL,
+        },
+    )
+    @action(detail=True, methods=["get"], permission_classes=[FilePermission], pagination_class=None)
+    def export(self, request, *args, **kwargs) -> StreamingHttpResponse:
+        return export_response(record=self.get_object(), user=request.user, detail="record export")
+
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "files" and self.request.method == "POST":
@@ -196,6 +214,8 @@ class FileOwnerViewSetMixin(FilesAPIView):
         """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""
         if self.action == "files" and request.method == "POST":
             attempt = Attempt(Action.UPLOAD)
+        elif self.action == "export":
+            attempt = Attempt(Action.EXPORT)
         elif self.action == "destroy":
             attempt = Attempt(Action.DELETE)
         else:
