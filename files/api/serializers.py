@@ -71,7 +71,7 @@ def _absolute(path: str, request) -> str:
 class FileVersionSerializer(serializers.ModelSerializer):
     """One version of a file's content, with the signed URL that always serves its bytes."""
 
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
