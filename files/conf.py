@@ -5,6 +5,7 @@ working in tests and lets a host project set any of them in its settings.
 """
 
 import functools
+import re
 import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
@@ -328,7 +329,11 @@ def derivative_variants() -> dict[str, tuple[int, int]]:
     ``thumbnail`` (256x256) and ``preview`` (1024x1024) by default; the File
     object shows ``thumbnail_url`` and ``preview_url``.
     """
-    return {name: (int(box[0]), int(box[1])) for name, box in setting("FILES_DERIVATIVE_VARIANTS").items()}
+    variants = setting("FILES_DERIVATIVE_VARIANTS")
+    # A version's path ends in ".v{n}{ext}" (files.download.versions): a variant must not read as one.
+    if any(re.fullmatch(r"v[0-9]+", name) for name in variants):
+        raise ImproperlyConfigured("FILES_DERIVATIVE_VARIANTS: a name like \"v2\" is a version's, not a variant's")
+    return {name: (int(box[0]), int(box[1])) for name, box in variants.items()}
 
 
 def derivative_format() -> str:

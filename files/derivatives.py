@@ -37,7 +37,8 @@ from files.scanning import scan_allows_processing
 
 logger = logging.getLogger(__name__)
 
-#: Sent (``files=[File, ...]``) once the transaction that stored new files commits.
+#: Sent (``files=[File, ...]``) once the transaction that stored new files commits; ``replaced=True``
+#: when it stored a new version of their content (``files.services.file_replace``).
 files_stored = Signal()
 
 #: Where derivatives' bytes live, beside (never among) the originals.

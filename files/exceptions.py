@@ -58,6 +58,14 @@ class DeleteNotPermitted(Exception):
     """A record's deletion refused: it would delete a file the user may not delete."""
 
 
+class ReplaceNotPermitted(Exception):
+    """A file's content replaced by a user who may not delete it (replacing follows the delete rule)."""
+
+
+class FileChanged(Exception):
+    """A replacement refused: the file was replaced, deleted or put on hold since it was read."""
+
+
 class HoldNotPermitted(Exception):
     """A legal hold placed or released by a user the policy does not let do it (``user_may_hold``)."""
 

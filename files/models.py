@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils import timezone
 from uuid_utils.compat import uuid7
 
 #: Where a deleted file's bytes wait, in the same storage, until restored or purged.
@@ -80,6 +81,8 @@ class File(models.Model):
     )
     scan_detail = models.CharField(max_length=255, blank=True, help_text="The signature found, or why the scan failed.")
     scanned_at = models.DateTimeField(null=True, blank=True)
+    # The row's content fields (extension, media type, size, SHA-256, storage name) are its latest version's.
+    version = models.PositiveIntegerField(default=1, help_text="The number of its current version (FileVersion).")
 
     objects = LiveFileManager()
     all_objects = FileQuerySet.as_manager()
@@ -117,6 +120,11 @@ class File(models.Model):
         return f"{self.entity_id}/{self.id}{self.extension}"
 
     @property
+    def url_suffix(self) -> str:
+        """The ending of its current version's path after its id (see :func:`version_suffix`)."""
+        return version_suffix(self.version, self.extension)
+
+    @property
     def trash_name(self) -> str:
         """Where the bytes are kept while the file is in the trash."""
         return trash_name(self.storage_name)
@@ -129,6 +137,53 @@ class File(models.Model):
     def ready_derivative(self, variant: str) -> "Derivative | None":
         """Its ``variant`` (``thumbnail``, ``preview``) if ready, from its prefetched derivatives when they are."""
         return next((d for d in self.derivatives.all() if d.variant == variant and d.state == "ready"), None)
+
+
+def version_suffix(number: int, extension: str) -> str:
+    """The ending after a file's id of the path that serves its version ``number``: every such path is immutable.
+
+    Version 1, the content first uploaded, is the seed's path ``{id}{ext}``, so
+    every link handed out before a replacement keeps showing what it showed;
+    a later version ``n`` is ``{id}.v{n}{ext}``.
+    """
+    return extension if number == 1 else f".v{number}{extension}"
+
+
+class FileVersion(models.Model):
+    """One content of a file, kept for good with it: its bytes never change, its row is never updated.
+
+    Every file has its version 1 (what was first uploaded); replacing the
+    content adds the next one and copies its fields into the File row. The
+    versions follow their file into the trash, back, and out for good.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    storage_name = models.CharField(max_length=255, unique=True, editable=False)
+    size = models.PositiveBigIntegerField(help_text="In bytes.")
+    sha256 = models.CharField(max_length=64, verbose_name="SHA-256")
+    media_type = models.CharField(max_length=127)
+    extension = models.CharField(max_length=16)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["file", "number"]
+        constraints = [models.UniqueConstraint(fields=["file", "number"], name="files_version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"version {self.number} of {self.file_id}"
+
+    @property
+    def url_suffix(self) -> str:
+        return version_suffix(self.number, self.extension)
+
+    def blob_name(self, file: File) -> str:
+        """Where its bytes are now: at its storage name, in the trash while its file is."""
+        return trash_name(self.storage_name) if file.deleted_at else self.storage_name
 
 
 class Derivative(models.Model):
@@ -219,6 +274,10 @@ class FileOwner(models.Model):
     class Meta:
         abstract = True
 
+    def export_records(self) -> list[models.Model]:
+        """The records whose files its export holds (``files.export``): itself; a model may add related ones."""
+        return [self]
+
 
 def owner_models() -> list[type[FileOwner]]:
     """Every installed model whose records own files."""
@@ -257,6 +316,8 @@ class AuditEvent(models.Model):
         HOLD = "hold"
         RELEASE = "release"
         INFECTED = "infected"
+        REPLACE = "replace"
+        EXPORT = "export"
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed"

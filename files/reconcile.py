@@ -12,6 +12,8 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
   deleted (an operator decides);
 - **ownerless files**: files whose record no longer exists — put in the trash;
 - **expired trash** — purged, except files on legal hold;
+- **earlier versions** of files are known by their rows too: misplaced
+  bytes are moved where their file is, missing ones reported;
 - **derivatives** (thumbnails, previews) are known by their rows: their bytes
   are never orphans, misplaced ones are moved, and a ready row whose bytes
   are gone is reported and (unless ``dry_run``) removed, so that
@@ -37,12 +39,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+from django.db.models import F
 from django.utils import timezone
 
 from files import conf
 from files.backends import move_blob, storage_errors
 from files.exceptions import FileOnHold, StorageUnavailable
-from files.models import Derivative, File, trash_name
+from files.models import Derivative, File, FileVersion, trash_name
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
 from files.uploads import TEMP_PREFIX, TEMP_SUFFIX
@@ -92,6 +95,8 @@ def files_reconcile(
             derivative.blob_name(derivative.file),
         )
     }
+    versions = list(FileVersion.objects.select_related("file").exclude(storage_name=F("file__storage_name")))
+    known |= {name for version in versions for name in (version.storage_name, trash_name(version.storage_name))}
     cutoff = timezone.now() - grace
     for name in sorted(blobs - known):
         with storage_errors():
@@ -101,6 +106,8 @@ def files_reconcile(
     expired = set(files_expired_trash().values_list("pk", flat=True))
     for derivative in derivatives:
         _check_derivative(derivative, blobs, report, dry_run)
+    for version in versions:
+        _check_version(version, blobs, report, dry_run)
     for file in files:
         _check_file(file, blobs, expired, report, dry_run)
     _remove_stale_upload_files(report, dry_run)
@@ -169,6 +176,18 @@ def _check_derivative(derivative: Derivative, blobs: set[str], report: Report, d
     report.missing_derivatives.append(f"{derivative.file_id} {derivative.variant} ({name})")
     if not dry_run:
         Derivative.objects.filter(pk=derivative.pk, storage_name=derivative.storage_name).delete()
+
+
+def _check_version(version: FileVersion, blobs: set[str], report: Report, dry_run: bool) -> None:
+    """An earlier version's bytes (the current one's are its file's): moved where its file is, or reported."""
+    name = version.blob_name(version.file)
+    if name in blobs:
+        return
+    other_name = trash_name(version.storage_name) if name == version.storage_name else version.storage_name
+    if other_name not in blobs:
+        report.missing_blobs.append(f"{version.file_id} version {version.number} ({name})")
+    elif _repaired(report, f"misplaced {other_name}", dry_run, partial(move_blob, conf.storage(), other_name, name)):
+        report.misplaced_blobs.append(other_name)
 
 
 def _check_file(file: File, blobs: set[str], expired: set, report: Report, dry_run: bool) -> None:

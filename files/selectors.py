@@ -8,7 +8,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from files import conf
-from files.models import Derivative, File
+from files.models import Derivative, File, FileVersion
 
 
 def file_get(*, file_id: uuid.UUID) -> File:
@@ -26,7 +26,7 @@ def file_owner(file: File) -> models.Model | None:
 
 def file_list(*, entity_id: uuid.UUID | None = None, category: str | None = None) -> QuerySet[File]:
     """Files, oldest first, narrowed to one owner and/or category, with their ready derivatives."""
-    files = File.objects.prefetch_related(ready_derivatives())
+    files = File.objects.prefetch_related(ready_derivatives(), file_versions())
     if entity_id is not None:
         files = files.filter(entity_id=entity_id)
     if category is not None:
@@ -81,6 +81,11 @@ def files_expired_trash(*, now=None) -> QuerySet[File]:
 def ready_derivatives() -> Prefetch:
     """Prefetch each file's ready derivatives: one query for a whole page of files, whatever their number."""
     return Prefetch("derivatives", queryset=Derivative.objects.filter(state=Derivative.State.READY))
+
+
+def file_versions() -> Prefetch:
+    """Prefetch each file's versions and who made them: one query for a whole page of files."""
+    return Prefetch("versions", queryset=FileVersion.objects.select_related("created_by"))
 
 
 def files_needing_derivatives(*, media_types, include_failed: bool = False, everything: bool = False) -> QuerySet[File]:

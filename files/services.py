@@ -43,13 +43,15 @@ from files.content.metadata import upload_without_metadata
 from files.derivatives import derivative_names, files_stored
 from files.exceptions import (
     DeleteNotPermitted,
+    FileChanged,
     FileNotRestorable,
     FileOnHold,
     FileTooLarge,
     HoldNotPermitted,
+    ReplaceNotPermitted,
     UnattributedDelete,
 )
-from files.models import File, FileOwner, quarantine_name, trash_name
+from files.models import Derivative, File, FileOwner, FileVersion, quarantine_name, trash_name
 from files.policy import DELETE
 from files.scanning import stream_scan
 from files.selectors import file_owner, files_expired_trash
@@ -91,6 +93,7 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
                 touched[-1] = file.storage_name
         with transaction.atomic():
             File.objects.bulk_create(files)
+            FileVersion.objects.bulk_create(_first_version(file) for file in files)
             for file in files:
                 Attempt(Action.UPLOAD).by(uploaded_by).on(file).record()
             # Thumbnails and previews are made by jobs, which must find the rows: after commit. A
@@ -102,6 +105,91 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
             _delete_bytes_after_failure(name)
         raise
     return files
+
+
+def _first_version(file: File) -> FileVersion:
+    return FileVersion(
+        file=file,
+        number=1,
+        storage_name=file.storage_name,
+        size=file.size,
+        sha256=file.sha256,
+        media_type=file.media_type,
+        extension=file.extension,
+        created_by=file.uploaded_by,
+        created_at=file.created_at,
+    )
+
+
+def file_replace(*, file: File, upload: UploadedFile, replaced_by) -> File:
+    """Make ``upload`` the content of ``file`` as its next version, keeping every earlier one; return the file.
+
+    Who may replace a file is who may delete it (the policy's ``delete``;
+    otherwise :class:`ReplaceNotPermitted`); a file or record on legal hold
+    is never replaced (:class:`FileOnHold`). The upload gets the checks of
+    the file's category (:func:`upload_check`). Its bytes are written under
+    a name of their own before the rows change, and the earlier versions'
+    bytes are never touched. The file's derivatives, pictures of the old
+    content, are removed and made again from the new one after the commit.
+    A concurrent replacement, deletion or hold wins: :class:`FileChanged`,
+    and the bytes just written are removed.
+    """
+    if not conf.permission_policy().user_has_permission_for_file(replaced_by, DELETE, file):
+        raise ReplaceNotPermitted("You may not replace this file")
+    legal_hold_check(records=[file_owner(file)], files=[file], deleting="file")
+    kind, extension, content = upload_check(upload=upload, category=file.category)
+    number = file.version + 1
+    version = FileVersion(
+        file=file,
+        number=number,
+        size=content.size,
+        sha256=getattr(content, "sha256", None) or _sha256(content),
+        media_type=kind.media_type,
+        extension=extension,
+        created_by=replaced_by,
+    )
+    name = f"{file.entity_id}/{file.pk}{version.url_suffix}"
+    try:
+        with storage_errors():
+            content.seek(0)
+            version.storage_name = conf.storage().save(name, content)
+        name = version.storage_name
+        with transaction.atomic():
+            _publish_version(file, version)
+            Attempt(Action.REPLACE).by(replaced_by).on(file).record(detail=f"version {number}")
+            transaction.on_commit(lambda: files_stored.send(sender=File, files=[file], replaced=True), robust=True)
+    except BaseException:
+        _delete_bytes_after_failure(name)
+        raise
+    file.refresh_from_db()
+    logger.info("file replaced", extra={"file_id": str(file.pk), "version": number})
+    return file
+
+
+def _publish_version(file: File, version: FileVersion) -> None:
+    """Make ``version`` the file's current one, unless the file changed since it was read (:class:`FileChanged`)."""
+    changed = File.objects.filter(pk=file.pk, version=version.number - 1, legal_hold=False).update(
+        version=version.number,
+        extension=version.extension,
+        media_type=version.media_type,
+        size=version.size,
+        sha256=version.sha256,
+        storage_name=version.storage_name,
+        width=None,
+        height=None,
+        pages=None,
+        # New content, not scanned yet: held back as a new upload is, until the scan finds it clean.
+        scan_status=File.ScanStatus.PENDING,
+        scan_detail="",
+        scanned_at=None,
+    )
+    if not changed:
+        raise FileChanged("The file was replaced, deleted or put on hold meanwhile: read it again")
+    version.save()
+    # Pictures of the old content: their rows go now (made again after commit), their bytes once it commits.
+    for name in derivative_names(file=file):
+        _erase_after_commit(name)
+    Derivative.objects.filter(file=file).delete()
 
 
 def file_delete(*, file: File, deleted_by=None) -> None:
@@ -141,7 +229,7 @@ def file_restore(*, file: File, restored_by=None) -> None:
                 back_already = conf.storage().exists(file.storage_name)  # files_cleanup put them back
             if not back_already:
                 raise FileNotRestorable("The file's bytes are missing from the trash") from None
-        for name in derivative_names(file=file):
+        for name in [*_earlier_version_names(file), *derivative_names(file=file)]:
             _move_if_there(trash_name(name), name)
     logger.info("file restored", extra={"file_id": str(file.pk), "restored_by": getattr(restored_by, "pk", None)})
 
@@ -419,8 +507,16 @@ def _move(old: str, new: str) -> None:
 
 
 def _blob_names(file: File) -> list[str]:
-    """The live names of ``file``'s bytes and of its derivatives' bytes."""
-    return [file.storage_name, *derivative_names(file=file)]
+    """The live names of ``file``'s bytes, of its earlier versions' and of its derivatives'."""
+    return [file.storage_name, *_earlier_version_names(file), *derivative_names(file=file)]
+
+
+def _earlier_version_names(file: File) -> list[str]:
+    return list(
+        FileVersion.objects.filter(file=file)
+        .exclude(storage_name=file.storage_name)
+        .values_list("storage_name", flat=True)
+    )
 
 
 def _move_to_trash(file_id, names: list[str]) -> None:

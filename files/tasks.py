@@ -63,16 +63,20 @@ def enqueue_derivatives(file_ids, *, force: bool = False) -> None:
         make_derivatives.apply_async((str(file_id), force), soft_time_limit=seconds, time_limit=seconds + 10)
 
 
-def jobs_for_stored_files(sender, files, **kwargs) -> None:
-    """``files_stored`` receiver: a scan for each new file, or with scanning off its derivatives at once."""
+def jobs_for_stored_files(sender, files, replaced: bool = False, **kwargs) -> None:
+    """``files_stored`` receiver: a scan of each new or replaced content, or with scanning off its derivatives at once.
+
+    After a replacement every derivative is made again (``remake``): a job
+    still running for the old content cannot leave its pictures as ready.
+    """
     if scanning_enabled():
-        enqueue_scans(file.pk for file in files)
+        enqueue_scans((file.pk for file in files), remake=replaced)
     else:
-        enqueue_derivatives(file.pk for file in files)
+        enqueue_derivatives((file.pk for file in files), force=replaced)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, ignore_result=True)
-def scan_file(self, file_id: str, rescan: bool = False) -> None:
+def scan_file(self, file_id: str, rescan: bool = False, remake: bool = False) -> None:
     """Scan a file for malware; once found clean, make its derivatives.
 
     While clamd is down the file stays pending: the job is retried with
@@ -86,13 +90,13 @@ def scan_file(self, file_id: str, rescan: bool = False) -> None:
             return
         raise self.retry(exc=error, countdown=retry_delay(self.request.retries)) from error
     if status == File.ScanStatus.CLEAN:
-        enqueue_derivatives([file_id])
+        enqueue_derivatives([file_id], force=remake)
 
 
-def enqueue_scans(file_ids, *, rescan: bool = False) -> None:
-    """Send one scan job per file."""
+def enqueue_scans(file_ids, *, rescan: bool = False, remake: bool = False) -> None:
+    """Send one scan job per file (``remake``: its derivatives are made again once it is found clean)."""
     for file_id in file_ids:
-        scan_file.delay(str(file_id), rescan)
+        scan_file.delay(str(file_id), rescan, remake)
 
 
 @shared_task(ignore_result=True)

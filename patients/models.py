@@ -24,3 +24,7 @@ class Patient(FileOwner):
 
     def __str__(self) -> str:
         return f"{self.reg_number} {self.first_name} {self.last_name}"
+
+    def export_records(self) -> list:
+        """What a patient's export holds (files.export): this record's files and its appointments'."""
+        return [self, *self.appointments.all()]

@@ -1,5 +1,6 @@
 """Matching the signed ``url`` of a File object in assertions."""
 
+import datetime as dt
 from urllib.parse import parse_qs, urlsplit
 
 from files import signing
@@ -40,3 +41,17 @@ class SignedFileURL:
 
     def __repr__(self) -> str:
         return f"<signed {self.expected}?…>"
+
+
+def version_json(file, base: str = "http://testserver") -> dict:
+    """The one version (1) of a file never replaced, as the File object lists it: its upload, at the file's url."""
+    return {
+        "number": 1,
+        "size": file.size,
+        "sha256": file.sha256,
+        "media_type": file.media_type,
+        "extension": file.extension,
+        "created_by": file.uploaded_by.username if file.uploaded_by else None,
+        "created_at": file.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "url": SignedFileURL(file, base),
+    }

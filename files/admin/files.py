@@ -4,12 +4,12 @@ from functools import partial
 
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from files import conf
 from files.admin.access import LegalHoldActions, ReachedOnly
-from files.admin.pages import cleanup_view, storage_report_view
+from files.admin.pages import cleanup_view, replace_view, storage_report_view
 from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
 from files.policy import DELETE
@@ -86,7 +86,7 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [
         "id", "entity_type", "entity_id", "category", "extension", "media_type", "name", "size",
-        "sha256", "storage_name", "uploaded_by", "created_at", "deleted_at", "deleted_by", "legal_hold",
+        "sha256", "storage_name", "uploaded_by", "created_at", "deleted_at", "deleted_by", "legal_hold", "version",
         "scan_status", "scan_detail", "scanned_at",
     ]  # fmt: skip
 
@@ -99,6 +99,11 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
         pages = [
             path("cleanup/", self.admin_site.admin_view(partial(cleanup_view, self)), name="files_file_cleanup"),
             path("report/", self.admin_site.admin_view(partial(storage_report_view, self)), name="files_file_report"),
+            path(
+                "<str:object_id>/replace/",
+                self.admin_site.admin_view(partial(replace_view, self)),
+                name="files_file_replace",
+            ),
         ]
         return [*pages, *super().get_urls()]
 
@@ -122,10 +127,14 @@ class FileAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
             return "quarantined"
         if file.deleted_at:
             return "in the trash"
-        url = download_prefix() + file.path
-        return format_html(
+        url = f"{download_prefix()}{file.entity_id}/{file.pk}{file.url_suffix}"
+        links = format_html(
             '<a href="{}" target="_blank" rel="noopener">open</a> · <a href="{}">download</a>', url, url + "?download=1"
         )
+        if not file.legal_hold:  # the page itself asks the policy whether this user may replace it
+            replace = reverse("admin:files_file_replace", args=[file.pk])
+            links += format_html(' · <a href="{}">replace content</a>', replace)
+        return links
 
     def has_delete_permission(self, request, obj=None) -> bool:
         if obj is None:

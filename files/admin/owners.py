@@ -23,6 +23,7 @@ from django.urls import reverse
 from files import conf
 from files.admin.access import LegalHoldActions, ReachedOnly
 from files.admin.files import thumbnail_html
+from files.api.exports import export_response
 from files.audit import Action, Attempt
 from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
 from files.models import File, FileOwner
@@ -112,7 +113,7 @@ class FileOwnerAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
     """
 
     inlines = [FileInline, FileUploadInline]
-    actions = ["hold_selected", "release_selected"]
+    actions = ["hold_selected", "release_selected", "export_selected"]
 
     def get_queryset(self, request):
         return conf.permission_policy().records_visible_to(request.user, super().get_queryset(request))
@@ -152,6 +153,15 @@ class FileOwnerAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
             self.message_user(request, _refusal_message(refusal), messages.ERROR)
             opts = self.model._meta
             return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+    @admin.action(description="Export the selected record's files (ZIP, for a patient's request)")
+    def export_selected(self, request, queryset):
+        """Stream the export of one record (its files the admin may view), on the audit trail as the API's is."""
+        records = list(queryset[:2])
+        if len(records) != 1:
+            self.message_user(request, "Select exactly one record to export.", messages.WARNING)
+            return None
+        return export_response(record=records[0], user=request.user, detail="record export for a request (admin)")
 
     def get_actions(self, request) -> dict:
         actions = super().get_actions(request)

@@ -18,9 +18,11 @@ from files.exceptions import (
     FILE_NOT_FOUND,
     RETRY_AFTER_SECONDS,
     DeleteNotPermitted,
+    FileChanged,
     FileOnHold,
     FileRejected,
     FileTooLarge,
+    ReplaceNotPermitted,
     StorageUnavailable,
     UploadTooLarge,
 )
@@ -53,6 +55,12 @@ class OnHold(exceptions.APIException):
     default_code = "legal_hold"
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The file changed meanwhile"
+    default_code = "conflict"
+
+
 class StorageDown(exceptions.APIException):
     """503 with ``Retry-After`` (DRF's handler sends ``wait`` as that header)."""
 
@@ -79,7 +87,9 @@ def api_exception(exc: Exception) -> Exception:
         return RequestValidationError({"file": [exceptions.ErrorDetail(exc.message, code=exc.code)]}, location="body")
     if isinstance(exc, FileOnHold):
         return OnHold(str(exc))
-    if isinstance(exc, DeleteNotPermitted):
+    if isinstance(exc, FileChanged):
+        return Conflict(str(exc))
+    if isinstance(exc, DeleteNotPermitted | ReplaceNotPermitted):
         return exceptions.PermissionDenied("Permission denied")
     if isinstance(exc, File.DoesNotExist):
         return exceptions.NotFound(FILE_NOT_FOUND)

@@ -10,7 +10,8 @@ from files.policy import ADD, DELETE, VIEW
 class FilePermission(BasePermission):
     """DRF permission asking the files policy; the action follows the HTTP method."""
 
-    actions = {"GET": VIEW, "HEAD": VIEW, "OPTIONS": VIEW, "POST": ADD, "DELETE": DELETE}
+    # Replacing a file's content (PUT) follows the delete rule: the old content stops being the file.
+    actions = {"GET": VIEW, "HEAD": VIEW, "OPTIONS": VIEW, "POST": ADD, "PUT": DELETE, "DELETE": DELETE}
 
     def has_permission(self, request, view) -> bool:
         action = self.actions.get(request.method)

@@ -72,6 +72,15 @@ UPLOAD_REQUEST = {
 }
 
 
+REPLACE_REQUEST = {
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {"file": {"type": "string", "format": "binary", "description": "The new content"}},
+        "required": ["file"],
+    }
+}
+
+
 _FILE_MEDIA_TYPES = tuple(kind.media_type for kind in KINDS.values())
 _DOWNLOAD_HEADERS = (
     ("Range", "`bytes=first-last`, several comma-separated (206); outside the file 416; malformed, ignored"),

@@ -16,9 +16,9 @@ from rest_framework import serializers
 
 from files import conf, selectors, signing
 from files.api.errors import INVALID_UUID_MESSAGE
-from files.models import File
+from files.models import File, FileVersion
 from files.routes import download_prefix, file_list_path
-from files.services import files_attach
+from files.services import file_replace, files_attach
 
 
 class UUIDField(serializers.UUIDField):
@@ -43,7 +43,7 @@ def file_url(file: File, request) -> str:
     permission policy), so a URL is only ever issued to a user who may view
     the file; it names that user, for the audit trail.
     """
-    return _signed_url(file, file.extension, request)
+    return _signed_url(file, file.url_suffix, request)
 
 
 def derivative_url(file: File, variant: str, request) -> str | None:
@@ -68,6 +68,21 @@ def _absolute(path: str, request) -> str:
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
 
+class FileVersionSerializer(serializers.ModelSerializer):
+    """One version of a file's content, with the signed URL that always serves its bytes."""
+
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FileVersion
+        fields = ["number", "size", "sha256", "media_type", "extension", "created_by", "created_at", "url"]
+        read_only_fields = fields
+
+    def get_url(self, version: FileVersion) -> str:
+        return _signed_url(version.file, version.url_suffix, self.context.get("request"))
+
+
 class FileSerializer(serializers.ModelSerializer):
     type = serializers.CharField(source="category", read_only=True)
     mime_type = serializers.CharField(source="extension", read_only=True)
@@ -84,12 +99,14 @@ class FileSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="The malware scan: until `clean`, only the uploader and admins may download it; `infected` never.",
     )
+    version = serializers.IntegerField(read_only=True, help_text="The current version's number; `url` serves it.")
+    versions = FileVersionSerializer(many=True, read_only=True, help_text="Every version, the first upload first.")
 
     class Meta:
         model = File
         fields = [
             "id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at",
-            "thumbnail_url", "preview_url", "width", "height", "pages", "scan_status",
+            "thumbnail_url", "preview_url", "width", "height", "pages", "scan_status", "version", "versions",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -109,7 +126,8 @@ _EMBEDDED = "embedded_files"
 
 def embedded_files(user) -> QuerySet[File]:
     """The files a record's JSON embeds for ``user``: those the policy shows them, ``FILES_EMBED_LIMIT`` at most."""
-    files = File.objects.prefetch_related(selectors.ready_derivatives())  # thumbnails and previews: one query a page
+    # Thumbnails, previews and versions: one query each a page.
+    files = File.objects.prefetch_related(selectors.ready_derivatives(), selectors.file_versions())
     visible = conf.permission_policy().files_visible_to(user, files)
     return selectors.files_first_per_owner(files=visible, limit=conf.embed_limit())
 
@@ -182,6 +200,17 @@ class FileUploadSerializer(serializers.Serializer):
             uploads=validated_data["file"],
             category=validated_data["type"],
             uploaded_by=self.context["request"].user,
+        )
+
+
+class FileReplaceSerializer(serializers.Serializer):
+    """``multipart/form-data`` with one ``file`` part: a file's new content. Saving needs ``file`` and ``request``."""
+
+    file = serializers.FileField(allow_empty_file=True)
+
+    def create(self, validated_data: dict) -> File:
+        return file_replace(
+            file=self.context["file"], upload=validated_data["file"], replaced_by=self.context["request"].user
         )
 
 

@@ -3,6 +3,7 @@
 import contextlib
 import uuid
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import viewsets
@@ -13,9 +14,10 @@ from rest_framework.views import APIView
 from files import conf, selectors
 from files.api import schema
 from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
+from files.api.exports import export_response
 from files.api.parsers import WholeMultiPartParser
 from files.api.permissions import FilePermission
-from files.api.serializers import FileFilterSerializer, FileSerializer, FileUploadSerializer
+from files.api.serializers import FileFilterSerializer, FileReplaceSerializer, FileSerializer, FileUploadSerializer
 from files.api.throttling import UploadRateThrottle
 from files.audit import Action, Attempt
 from files.models import File
@@ -91,8 +93,58 @@ class FileViewSet(FilesAPIView, viewsets.ReadOnlyModelViewSet):
 
     def get_object(self) -> File:
         file = selectors.file_get(file_id=parse_uuid(self.kwargs["pk"], location="path", name="id"))
+        self.request.audited_file = file
         self.check_object_permissions(self.request, file)
         return file
+
+    @extend_schema(
+        summary="Replace the file's content (a new version)",
+        description="One `file` part. The file keeps its id; its `url` serves the new version, and every earlier "
+        "version stays listed in `versions` with a URL that always serves its own bytes. Allowed to who may "
+        "delete the file; refused (409) while it or its record is on legal hold.",
+        tags=["files"],
+        request=schema.REPLACE_REQUEST,
+        responses={
+            200: FileSerializer,
+            403: schema.PERMISSION_DENIED,
+            404: schema.FILE_NOT_FOUND,
+            409: schema.DETAIL,
+            413: schema.DETAIL,
+            422: schema.VALIDATION_ERROR,
+        },
+    )
+    @action(
+        detail=True,
+        methods=["put"],
+        parser_classes=[WholeMultiPartParser],
+        serializer_class=FileReplaceSerializer,
+    )
+    def content(self, request, pk: str) -> Response:
+        """``PUT /api/files/{id}/content/``."""
+        file = self.get_object()
+        replace = FileReplaceSerializer(data=request.data, context={**self.get_serializer_context(), "file": file})
+        replace.is_valid(raise_exception=True)
+        replace.save()
+        fresh = selectors.file_list().get(pk=file.pk)
+        return Response(FileSerializer(fresh, context=self.get_serializer_context()).data)
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "content":
+            throttles.append(UploadRateThrottle())  # a replacement is an upload
+        return throttles
+
+    def audit_attempt(self, request) -> Attempt | None:
+        """A refused replacement, for the audit trail (the file, when it exists)."""
+        if self.action != "content":
+            return None
+        attempt = Attempt(Action.REPLACE).by(request.user)
+        file = getattr(request, "audited_file", None)
+        if file is not None:
+            return attempt.on(file)
+        with contextlib.suppress(ValueError):
+            attempt.file_id = str(uuid.UUID(self.kwargs["pk"]))
+        return attempt
 
 
 class FileOwnerViewSetMixin(FilesAPIView):
@@ -136,6 +188,22 @@ class FileOwnerViewSetMixin(FilesAPIView):
         files = FileSerializer(upload.save(), many=True, context=self.get_serializer_context()).data
         return Response(files[0] if len(files) == 1 else files, status=201)
 
+    @extend_schema(
+        summary="Export the record's files (ZIP)",
+        description="A ZIP, streamed, of every live file of the record (a patient's: and of their appointments) "
+        "the user may view: folders by category, `manifest.json` (ids, names, sizes, SHA-256, versions) and "
+        "`index.html`. Each exported file is on the audit trail (`export`).",
+        tags=["files"],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            403: schema.PERMISSION_DENIED,
+            404: schema.DETAIL,
+        },
+    )
+    @action(detail=True, methods=["get"], permission_classes=[FilePermission], pagination_class=None)
+    def export(self, request, *args, **kwargs) -> StreamingHttpResponse:
+        return export_response(record=self.get_object(), user=request.user, detail="record export")
+
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "files" and self.request.method == "POST":
@@ -146,6 +214,8 @@ class FileOwnerViewSetMixin(FilesAPIView):
         """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""
         if self.action == "files" and request.method == "POST":
             attempt = Attempt(Action.UPLOAD)
+        elif self.action == "export":
+            attempt = Attempt(Action.EXPORT)
         elif self.action == "destroy":
             attempt = Attempt(Action.DELETE)
         else:

@@ -36,6 +36,7 @@ from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.download import config
 from files.download.serving import Reply, derivative_meta, error_reply, file_meta, reply
+from files.download.versions import VERSION_ENDING, version_meta
 from files.exceptions import (
     DATABASE_UNAVAILABLE,
     FILE_NOT_FOUND,
@@ -215,8 +216,12 @@ def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt, *, 
 
 
 def _meta(match: re.Match):
-    # A derivative's ending has two dots: ".thumbnail.webp".
-    meta_of = derivative_meta if match["extension"].count(".") == 2 else file_meta
+    # A version's ending and a derivative's have two dots: ".v2.pdf", ".thumbnail.webp".
+    ending = match["extension"]
+    if ending.count(".") == 2:
+        meta_of = version_meta if VERSION_ENDING.match(ending) else derivative_meta
+    else:
+        meta_of = file_meta
     try:
         return meta_of(file_id=match["file_id"], entity_id=match["entity_id"], extension=match["extension"])
     except File.DoesNotExist:

@@ -17,7 +17,7 @@ from django.utils.http import http_date
 from files import backends, conf
 from files.caching import BoundedCache
 from files.download import config, http
-from files.models import Derivative, File
+from files.models import Derivative, File, FileVersion
 
 # Stored files are shown in the browser, never run: no script, no plugin, no
 # network, a sandbox of their own. PDFs are the exception: Chrome's viewer is
@@ -64,6 +64,25 @@ class FileMeta:
             storage_name=file.storage_name,
             scan_status=file.scan_status,
             uploaded_by_id=file.uploaded_by_id,
+        )
+
+    @classmethod
+    def of_version(cls, file: File, version: FileVersion) -> "FileMeta":
+        """A version's: its own bytes, ETag (its SHA-256), type and time; named as the file, with its extension."""
+        return cls(
+            id=str(file.pk),
+            entity_id=str(file.entity_id),
+            entity_type_id=file.entity_type_id,
+            extension=version.url_suffix,
+            media_type=version.media_type,
+            name=file.name.rsplit(".", 1)[0] + version.extension,
+            size=version.size,
+            sha256=version.sha256,
+            modified=version.created_at.timestamp(),
+            storage_name=version.storage_name,
+            # One verdict a file, its current content's: an earlier version waits with it while a new one is scanned.
+            scan_status=file.scan_status,
+            uploaded_by_id=version.created_by_id,
         )
 
     @cached_property
@@ -113,10 +132,16 @@ def file_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
     is still live is cached for ``FILES_AUTH_CACHE_SECONDS``, which bounds
     what a transaction rolled back by someone else could leave behind.
     """
-    meta = _meta_cache.get_or_set(file_id, lambda: FileMeta.of(File.objects.get(pk=file_id)))
+    meta = _meta_cache.get_or_set(file_id, lambda: _original_meta(file_id))
     if meta.entity_id != entity_id or meta.extension != extension:
         raise File.DoesNotExist(file_id)
     return meta
+
+
+def _original_meta(file_id: str) -> FileMeta:
+    """Version 1 of a live file: its seed path serves what was first uploaded, immutable as every version's path."""
+    file = File.objects.get(pk=file_id)
+    return FileMeta.of(file) if file.version == 1 else FileMeta.of_version(file, file.versions.get(number=1))
 
 
 # A derivative may be made again under another name (files_derivatives --all): its metadata lives a short while.

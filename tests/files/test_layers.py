@@ -25,6 +25,7 @@ CORE = [
     "files.content.pdf",
     "files.content.png",
     "files.exceptions",
+    "files.export",
     "files.limits",
     "files.models",
     "files.policy",

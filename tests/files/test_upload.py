@@ -17,7 +17,7 @@ from files.uploads import HashingUploadHandler
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
 from tests.files import photos
 from tests.files.test_detection import HOSTILE_DOCX, _docx, _png_with_chunk, _ztxt
-from tests.signed import SignedFileURL
+from tests.signed import SignedFileURL, version_json
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -66,6 +66,8 @@ def test_upload_one_file_returns_201_with_the_file_object(admin_client, patient,
         "height": None,
         "pages": None,
         "scan_status": "pending",  # scanning is off here (tests/files/test_scanning.py turns it on)
+        "version": 1,
+        "versions": [version_json(file)],
     }
     assert file.sha256 == hashlib.sha256(content).hexdigest()
 

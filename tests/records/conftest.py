@@ -17,10 +17,10 @@ from uuid_utils.compat import uuid7
 
 from appointments.models import Appointment
 from doctors.models import Doctor
-from files.models import File
+from files.models import File, FileVersion
 from patients.models import Patient
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory
-from tests.signed import SignedFileURL
+from tests.signed import SignedFileURL, version_json
 
 
 def iso(value: dt.datetime) -> str:
@@ -180,6 +180,8 @@ def file_json(file: File, base: str = "http://testserver") -> dict[str, Any]:
         "height": file.height,
         "pages": file.pages,
         "scan_status": file.scan_status,
+        "version": 1,
+        "versions": [version_json(file, base)],
     }
 
 
@@ -193,4 +195,5 @@ def give_ids_in_reverse_insertion_order(files: list[File]) -> list[File]:
     new_ids = sorted(uuid.UUID(str(uuid7())) for _ in files)
     for file, new_id in zip(files, reversed(new_ids), strict=True):
         File.objects.filter(pk=file.pk).update(id=new_id)
+        FileVersion.objects.filter(file_id=file.pk).update(file_id=new_id)  # its constraint is checked at commit
     return list(File.objects.filter(pk__in=new_ids).order_by("id"))

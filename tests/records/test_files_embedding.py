@@ -9,11 +9,11 @@ from files.models import File
 from files.policy import ModelPermissionPolicy
 from tests.factories import FileFactory, UserFactory
 from tests.records.conftest import RECORD_TYPES, file_json, give_ids_in_reverse_insertion_order, record_json
-from tests.signed import SignedFileURL
+from tests.signed import SignedFileURL, version_json
 
 FILE_KEYS = [
     "id", "type", "mime_type", "entity_id", "url", "name", "size", "content_type", "created_at",
-    "thumbnail_url", "preview_url", "width", "height", "pages", "scan_status",
+    "thumbnail_url", "preview_url", "width", "height", "pages", "scan_status", "version", "versions",
 ]  # fmt: skip
 
 
@@ -50,6 +50,8 @@ def test_detail_embeds_files_like_the_seed_example(admin_client, record_type, re
         "pages": None,
         # Not scanned: scanning is off in these tests (FILES_CLAMD unset).
         "scan_status": "pending",
+        "version": 1,
+        "versions": [version_json(photo)],
     }
     assert files[1]["type"] == "report"
     assert files[1]["mime_type"] == ".pdf"

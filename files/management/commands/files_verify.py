@@ -1,4 +1,4 @@
-"""``manage.py files_verify``: re-read every stored file (and derivative) and compare it with its recorded SHA-256.
+"""``manage.py files_verify``: re-read every stored file, version and derivative; compare each with its SHA-256.
 
 Bit rot, a truncated copy or a blob replaced behind the service's back shows up here. It reads every
 byte, so run it off-peak; it changes nothing and exits 1 when it found a problem.
@@ -7,9 +7,10 @@ byte, so run it off-peak; it changes nothing and exits 1 when it found a problem
 import hashlib
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import F
 
 from files import conf
-from files.models import Derivative, File
+from files.models import Derivative, File, FileVersion
 
 CHUNK = 1024 * 1024
 
@@ -27,6 +28,12 @@ class Command(BaseCommand):
         for file in files.iterator():
             checked += 1
             problems += self._check(storage, file.pk, file.blob_name, file.sha256)
+        # Earlier versions (the current one is its file's row), kept for good and so checked too.
+        versions = FileVersion.objects.filter(file__in=files).exclude(storage_name=F("file__storage_name"))
+        for version in versions.select_related("file").iterator():
+            checked += 1
+            label = f"{version.file_id} version {version.number}"
+            problems += self._check(storage, label, version.blob_name(version.file), version.sha256)
         # Thumbnails and previews are checked (and counted) too: a corrupted one shows in every list.
         derivatives = Derivative.objects.filter(state=Derivative.State.READY, file__in=files).select_related("file")
         for derivative in derivatives.iterator():
