@@ -88,6 +88,17 @@ def file_versions() -> Prefetch:
     return Prefetch("versions", queryset=FileVersion.objects.select_related("created_by"))
 
 
+def files_as_stored(*, files: list[File]) -> list[File]:
+    """``files`` read again, in the same order, with their ready derivatives.
+
+    What committing them did is then in the answer: without a broker their
+    derivatives were made as they committed, and with them their width,
+    height and pages, which the instances in hand do not have.
+    """
+    stored = File.objects.prefetch_related(ready_derivatives(), file_versions()).in_bulk([file.pk for file in files])
+    return [stored.get(file.pk, file) for file in files]  # one deleted meanwhile is answered as it was stored
+
+
 def files_needing_derivatives(*, media_types, include_failed: bool = False, everything: bool = False) -> QuerySet[File]:
     """Live files of ``media_types`` lacking a derivative of some variant, by id.
 

@@ -185,7 +185,8 @@ class FileOwnerViewSetMixin(FilesAPIView):
             return Response(FileSerializer(owner.files.all(), many=True, context=self.get_serializer_context()).data)
         upload = FileUploadSerializer(data=request.data, context={**self.get_serializer_context(), "owner": owner})
         upload.is_valid(raise_exception=True)
-        files = FileSerializer(upload.save(), many=True, context=self.get_serializer_context()).data
+        stored = selectors.files_as_stored(files=upload.save())
+        files = FileSerializer(stored, many=True, context=self.get_serializer_context()).data
         return Response(files[0] if len(files) == 1 else files, status=201)
 
     @extend_schema(

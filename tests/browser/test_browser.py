@@ -135,15 +135,16 @@ def test_altered_url_is_refused(live_server, browser, screenshot, token):
     assert body == '{"detail": "Invalid file URL signature"}'
 
 
-def test_admin_file_list_renders(live_server, browser, screenshot):
+def test_admin_file_list_loads_thumbnails_only_never_an_original(live_server, browser, screenshot):
     user = UserFactory(role="admin", is_staff=True)
     user.set_password("browser-test-password")
     user.save()
     patient = PatientFactory()
     names = {"xray.png", "lab-report.pdf", "scan.jpg"}
-    FileFactory(owner=patient, name="xray.png", content=samples.png_bytes(96, 96))
+    # Committed (a transactional test): each file's derivatives are made once its upload commits.
+    FileFactory(owner=patient, name="xray.png", content=samples.png_bytes(960, 960))
     FileFactory(owner=patient, name="lab-report.pdf", content=samples.pdf_bytes())
-    FileFactory(owner=patient, name="scan.jpg", content=samples.jpeg_bytes(80, 60))
+    FileFactory(owner=patient, name="scan.jpg", content=samples.jpeg_bytes(800, 600))
 
     browser.get(f"{live_server.url}/admin/login/?next=/admin/files/file/")
     browser.find_element(By.ID, "id_username").send_keys(user.username)
@@ -151,28 +152,28 @@ def test_admin_file_list_renders(live_server, browser, screenshot):
     browser.find_element(By.CSS_SELECTOR, "#login-form [type='submit']").click()
     WebDriverWait(browser, WAIT_SECONDS).until(expected_conditions.url_to_be(f"{live_server.url}/admin/files/file/"))
     listed = {cell.text for cell in browser.find_elements(By.CSS_SELECTOR, "#result_list .field-name")}
-
-    # Thumbnails: an <img class="file-thumbnail"> per image file, its src the file's signed url. Checked whenever
-    # the page has them (the marker class is how this test knows the feature is there); without, the list is.
-    thumbnails = browser.find_elements(By.CSS_SELECTOR, "img.file-thumbnail")
-    for img in thumbnails:  # they load lazily: bring each into view
+    images = browser.find_elements(By.CSS_SELECTOR, "#result_list img")
+    for img in images:  # they load lazily: bring each into view
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", img)
     WebDriverWait(browser, WAIT_SECONDS).until(
-        lambda _: all(browser.execute_script("return arguments[0].complete", img) for img in thumbnails)
+        lambda _: all(browser.execute_script("return arguments[0].complete", img) for img in images)
     )
     widths = {
-        img.get_attribute("src"): browser.execute_script("return arguments[0].naturalWidth", img) for img in thumbnails
+        urlsplit(img.get_attribute("src")).path: browser.execute_script("return arguments[0].naturalWidth", img)
+        for img in images
     }
-    browser.execute_script("window.scrollTo(0, 0)")
+    browser.execute_script("window.scrollTo(0, 0); document.querySelector('#changelist .results').scrollLeft = 0")
     screenshot()
+    files = {path: width for path, width in widths.items() if path.startswith("/static/")}
+    fetched = {urlsplit(url).path for url in requested_urls(browser) if urlsplit(url).path.startswith("/static/")}
 
     assert navigation_status(browser) == 200
-    assert browser.find_element(By.ID, "result_list").is_displayed()
     assert listed == names
-    if thumbnails:
-        assert len(thumbnails) == 3  # every file has a picture: the PDF's is its first page
-        assert all(urlsplit(src).path.endswith(".thumbnail.webp") for src in widths), f"not thumbnails: {widths}"
-        assert all(width > 0 for width in widths.values()), f"thumbnails that did not load: {widths}"
+    assert all(width > 0 for width in widths.values()), f"images that did not load: {widths}"
+    assert len(files) == 3  # the photo, the scan and the PDF's first page
+    assert all(path.endswith(".thumbnail.webp") for path in files), f"not thumbnails: {list(files)}"
+    assert set(widths) - set(files) <= {"/assets/admin/img/icon-no.svg", "/assets/admin/img/icon-yes.svg"}  # "on hold"
+    assert fetched == set(files), "the page fetched a file other than the thumbnails"
 
 
 def requested_urls(browser) -> list[str]:

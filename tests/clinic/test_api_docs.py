@@ -57,3 +57,13 @@ def test_docs_pages_load_their_assets_from_the_service_itself(client, db, page):
     for asset in assets:
         if asset.startswith("/assets/"):
             assert finders.find(asset.removeprefix("/assets/")), f"{asset} is not shipped by collectstatic"
+
+
+def test_schema_documents_the_file_objects_derivative_fields(schema):
+    file_object = schema["components"]["schemas"]["File"]["properties"]
+
+    assert {"thumbnail_url", "preview_url", "width", "height", "pages"} <= set(file_object)
+    assert all(file_object[name].get("nullable") for name in ("thumbnail_url", "preview_url", "width", "pages"))
+    assert [file_object[name]["type"] for name in ("thumbnail_url", "preview_url", "width", "height", "pages")] == [
+        "string", "string", "integer", "integer", "integer",
+    ]  # fmt: skip

@@ -329,3 +329,16 @@ def test_admin_file_list_shows_thumbnails_never_originals(client, made, admin):
 
     assert f'src="/static/{made.entity_id}/{made.pk}.thumbnail.webp"' in page
     assert f'src="/static/{made.entity_id}/{made.pk}{made.extension}"' not in page
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_upload_answer_without_a_broker_gives_the_photos_size_beside_its_thumbnail(admin_client):
+    patient = PatientFactory()
+
+    # Committed for real: without a broker the derivatives are made as the upload commits, before the answer.
+    answer = admin_client.post(upload_url(patient), {"file": named("photo.jpg", samples.jpeg_bytes(640, 480))})
+
+    shown = answer.json()
+    assert answer.status_code == 201
+    assert shown["thumbnail_url"] and shown["preview_url"]
+    assert (shown["width"], shown["height"], shown["pages"]) == (640, 480, None)

@@ -11,6 +11,7 @@ from files.exceptions import FileNotRestorable, FileOnHold
 from files.models import File
 from files.reconcile import files_reconcile
 from files.services import file_delete, file_purge, file_restore, files_purge_expired, owner_delete
+from files.tasks import purge_expired_trash
 from tests.factories import FileFactory, UserFactory
 
 
@@ -223,3 +224,32 @@ def test_record_with_a_file_on_hold_cannot_be_deleted(admin_client, png_file):
     assert response.status_code == 409
     assert response.json() == {"detail": "A file of the record is under legal hold"}
     assert File.objects.filter(pk=png_file.pk).exists()
+
+
+def test_daily_purge_task_purges_expired_trash_and_leaves_held_and_recent_files(patient, commit, storage):
+    old, recent, held = (FileFactory(owner=patient) for _ in range(3))
+    with commit():
+        for file in (old, recent, held):
+            file_delete(file=file)
+    File.all_objects.filter(pk__in=[old.pk, held.pk]).update(deleted_at=timezone.now() - timedelta(days=31))
+    File.all_objects.filter(pk=held.pk).update(legal_hold=True)
+
+    with commit():
+        result = purge_expired_trash.apply()
+
+    assert result.successful() and result.result == 1
+    assert set(File.all_objects.values_list("pk", flat=True)) == {recent.pk, held.pk}
+    assert not storage.exists(old.trash_name)
+    assert storage.exists(held.trash_name)
+
+
+def test_daily_purge_task_run_twice_purges_nothing_more(patient, commit):
+    file = FileFactory(owner=patient)
+    with commit():
+        file_delete(file=file)
+    File.all_objects.filter(pk=file.pk).update(deleted_at=timezone.now() - timedelta(days=365))
+
+    with commit():
+        first, second = purge_expired_trash.apply().result, purge_expired_trash.apply().result
+
+    assert (first, second) == (1, 0)
