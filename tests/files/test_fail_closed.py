@@ -145,7 +145,7 @@ def test_a_purge_whose_erasure_storage_refuses_is_logged_and_cleanup_erases_the_
 
 
 def test_a_record_deletion_refused_at_its_second_file_moves_the_first_one_back(
-    admin, patient, storage, on_local_disk, settings, commit
+    admin, on_local_disk, patient, storage, settings, commit
 ):
     first, second = FileFactory(owner=patient, name="a.png"), FileFactory(owner=patient, name="b.png")
     # The second file's name in the trash is taken by a folder that is not empty: the rename is refused.
