@@ -36,6 +36,7 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_REDIRECT_LIFETIME": 60,
         "FILES_AUTH_CACHE_SECONDS": 10,
         "FILES_TRASH_RETENTION_DAYS": 30,
+        "FILES_EXPORT_LIFETIME": 24 * 60 * 60,
         "FILES_MAX_UPLOAD_SIZE": 50 * _MiB,
         # Photos are smaller than scans and documents.
         "FILES_MAX_UPLOAD_SIZES": {"profile": 5 * _MiB, "image": 20 * _MiB},
@@ -187,6 +188,11 @@ def upload_temp_dir() -> Path:
 def trash_retention() -> timedelta:
     """``FILES_TRASH_RETENTION_DAYS``: how long a deleted file can be restored (default 30; 0 purges at once)."""
     return timedelta(days=float(setting("FILES_TRASH_RETENTION_DAYS")))
+
+
+def export_lifetime() -> timedelta:
+    """``FILES_EXPORT_LIFETIME``: seconds a background export is kept and its link valid (default 24 h)."""
+    return timedelta(seconds=int(setting("FILES_EXPORT_LIFETIME")))
 
 
 def max_upload_size() -> int:

@@ -85,3 +85,7 @@ class UploadTooLarge(RequestDataTooBig):
 
 class ScannerUnavailable(Exception):
     """The malware scanner (clamd) is down, or did not answer in time: the file stays pending, the scan is retried."""
+
+
+class ExportNotPermitted(Exception):
+    """An export asked for, or read, by a user who may not view the record's files (or not theirs to read)."""

@@ -361,3 +361,42 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditTrailIsAppendOnly
+
+
+#: Where exports built in the background keep their ZIPs: outside every file's name (those start with a record's id).
+EXPORTS_PREFIX = "exports/"
+
+
+class Export(models.Model):
+    """A record's export built by a background job (``files.export``), handed out by a signed link until it expires.
+
+    The ZIP is written to storage before the row says ``ready``; only the user
+    who asked for it may read it. Expired ones are swept by ``files_cleanup``.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    record_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    record_id = models.UUIDField()
+    record = GenericForeignKey("record_type", "record_id")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    files_done = models.PositiveIntegerField(default=0)
+    files_total = models.PositiveIntegerField(null=True, blank=True, help_text="Known once the job starts.")
+    storage_name = models.CharField(max_length=255, blank=True, help_text="Empty until ready.")
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text="In bytes, once ready.")
+    sha256 = models.CharField(max_length=64, blank=True, verbose_name="SHA-256")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    error = models.CharField(max_length=255, blank=True, help_text="Why it failed.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"export {self.id} ({self.state})"

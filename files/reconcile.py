@@ -18,6 +18,8 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
   are never orphans, misplaced ones are moved, and a ready row whose bytes
   are gone is reported and (unless ``dry_run``) removed, so that
   ``files_derivatives`` makes it again;
+- **expired exports** (built in the background, past ``FILES_EXPORT_LIFETIME``):
+  their bytes and rows deleted; a live export's bytes are known, never orphans;
 - **stale upload files**: temporary files of uploads in
   ``FILES_UPLOAD_TEMP_DIR`` untouched for :data:`UPLOAD_FILE_GRACE`, left by
   a worker killed in the middle of a request — removed. That folder is this
@@ -45,7 +47,8 @@ from django.utils import timezone
 from files import conf
 from files.backends import move_blob, storage_errors
 from files.exceptions import FileOnHold, StorageUnavailable
-from files.models import Derivative, File, FileVersion, trash_name
+from files.export import exports_sweep_expired
+from files.models import Derivative, Export, File, FileVersion, trash_name
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
 from files.uploads import TEMP_PREFIX, TEMP_SUFFIX
@@ -66,6 +69,7 @@ class Report:
     missing_blobs: list[str] = field(default_factory=list)
     ownerless_files: list[str] = field(default_factory=list)
     expired_trash: list[str] = field(default_factory=list)
+    expired_exports: list[str] = field(default_factory=list)
     stale_upload_files: list[str] = field(default_factory=list)
     missing_derivatives: list[str] = field(default_factory=list)
     stale_multipart_uploads: list[str] = field(default_factory=list)
@@ -81,6 +85,7 @@ def files_reconcile(
     """Find (and unless ``dry_run``, repair) the drift between rows and stored bytes."""
     storage = conf.storage()
     report = Report()
+    report.expired_exports = exports_sweep_expired(dry_run=dry_run)
     blobs = set(_all_names(storage, "", progress))
     files = list(File.all_objects.select_related("entity_type"))
     derivatives = list(Derivative.objects.filter(state=Derivative.State.READY).select_related("file"))
@@ -97,6 +102,7 @@ def files_reconcile(
     }
     versions = list(FileVersion.objects.select_related("file").exclude(storage_name=F("file__storage_name")))
     known |= {name for version in versions for name in (version.storage_name, trash_name(version.storage_name))}
+    known |= set(Export.objects.exclude(storage_name="").values_list("storage_name", flat=True))
     cutoff = timezone.now() - grace
     for name in sorted(blobs - known):
         with storage_errors():

@@ -16,6 +16,7 @@ from django.db import DatabaseError
 from files import conf
 from files.derivatives import derivatives_fail, file_derivatives_make, files_stored
 from files.exceptions import ScannerUnavailable
+from files.export import export_build, export_requested
 from files.models import File
 from files.reconcile import files_reconcile
 from files.scanning import scanning_enabled
@@ -109,8 +110,20 @@ def scan_pending_files() -> int:
     return len(ids)
 
 
+@shared_task(ignore_result=True)
+def build_export(export_id: str) -> None:
+    """Build a record's export asked for in the background (idempotent: a built or running one is left as it is)."""
+    export_build(export_id=export_id)
+
+
+def job_for_requested_export(sender, export, **kwargs) -> None:
+    """``export_requested`` receiver: the job that builds it."""
+    build_export.delay(str(export.pk))
+
+
 def connect() -> None:
     files_stored.connect(jobs_for_stored_files, dispatch_uid="files.tasks.jobs_for_stored_files")
+    export_requested.connect(job_for_requested_export, dispatch_uid="files.tasks.job_for_requested_export")
 
 
 @shared_task(ignore_result=True)

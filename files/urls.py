@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from files.api.exports import ExportView, export_download
 from files.api.views import FileDeleteView, FileViewSet
 from files.download.views import serve
 
@@ -14,5 +15,7 @@ router.register("api/files", FileViewSet, basename="file")
 urlpatterns = [
     path("static/delete_file/<str:file_id>", FileDeleteView.as_view(), name="delete"),
     path("static/<path:file_path>", serve, name="serve"),
+    path("api/exports/<str:export_id>/", ExportView.as_view(), name="export"),
+    path("api/exports/<str:export_id>/download/", export_download, name="export-download"),
     *router.urls,
 ]

@@ -18,6 +18,7 @@ from files.exceptions import (
     FILE_NOT_FOUND,
     RETRY_AFTER_SECONDS,
     DeleteNotPermitted,
+    ExportNotPermitted,
     FileChanged,
     FileOnHold,
     FileRejected,
@@ -89,7 +90,7 @@ def api_exception(exc: Exception) -> Exception:
         return OnHold(str(exc))
     if isinstance(exc, FileChanged):
         return Conflict(str(exc))
-    if isinstance(exc, DeleteNotPermitted | ReplaceNotPermitted):
+    if isinstance(exc, DeleteNotPermitted | ReplaceNotPermitted | ExportNotPermitted):
         return exceptions.PermissionDenied("Permission denied")
     if isinstance(exc, File.DoesNotExist):
         return exceptions.NotFound(FILE_NOT_FOUND)

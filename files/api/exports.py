@@ -1,10 +1,31 @@
-"""A record's export as an HTTP answer: the API's ``GET {record}/export/`` and the admin's export action."""
+"""A record's export as an HTTP answer: the API's ``GET {record}/export/``, the admin's export action,
+and exports built in the background (``POST {record}/exports/``, ``GET /api/exports/{id}/``, the signed link)."""
+
+import uuid
 
 from django.db import models
-from django.http import StreamingHttpResponse
+from django.http import FileResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from files.audit import Action, Attempt
-from files.export import export_stream
+from files import conf, signing
+from files.api import schema
+from files.api.errors import FilesAPIView, parse_uuid
+from files.api.permissions import FilePermission
+from files.api.serializers import absolute_url
+from files.audit import Action, Attempt, context_of
+from files.exceptions import ExportNotPermitted
+from files.export import export_check, export_for, export_stream
+from files.models import Export
+from files.policy import VIEW
+
+EXPORT_NOT_FOUND = "Export not found"
 
 
 def export_response(*, record: models.Model, user, detail: str) -> StreamingHttpResponse:
@@ -15,5 +36,100 @@ def export_response(*, record: models.Model, user, detail: str) -> StreamingHttp
     Attempt(Action.EXPORT).by(user).on_record(record).record(detail=detail)
     response = StreamingHttpResponse(export_stream(record=record, user=user), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{record._meta.model_name}-{record.pk}.zip"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class ExportPermission(FilePermission):
+    """Asking for a record's export (POST) needs what reading its files does: viewing them."""
+
+    actions = {**FilePermission.actions, "POST": VIEW}
+
+
+class ExportSerializer(serializers.ModelSerializer):
+    """An export built in the background: its state, progress and, once ready, its signed link."""
+
+    progress = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields = ["id", "state", "progress", "url", "size", "sha256", "created_at", "expires_at", "error"]
+
+    def get_progress(self, export: Export) -> dict:
+        return {"done": export.files_done, "total": export.files_total}
+
+    def get_url(self, export: Export) -> str | None:
+        if export.state != Export.State.READY:
+            return None
+        return absolute_url(export_link(export), self.context["request"])
+
+
+def export_link(export: Export) -> str:
+    """The path of the export's ZIP, signed for its requester until it expires."""
+    expires = int(export.expires_at.timestamp())
+    signature = signing.export_signature(
+        export_id=str(export.pk), expires=expires, issued_to=str(export.requested_by_id)
+    )
+    path = reverse("files:export-download", kwargs={"export_id": export.pk})
+    return f"{path}?expires={expires}&signature={signature}"
+
+
+class ExportView(FilesAPIView, APIView):
+    """``GET /api/exports/{id}/``: an export's state, for the user who asked for it only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["files"],
+        parameters=[OpenApiParameter("export_id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={
+            200: ExportSerializer,
+            401: schema.NOT_AUTHENTICATED,
+            403: schema.PERMISSION_DENIED,
+            404: schema.DETAIL,
+            422: schema.VALIDATION_ERROR,
+        },
+    )
+    def get(self, request, export_id: str) -> Response:
+        export_id = parse_uuid(export_id, location="path", name="export_id")
+        try:
+            export = export_for(export_id=export_id, user=request.user)
+        except Export.DoesNotExist:
+            raise NotFound(EXPORT_NOT_FOUND) from None
+        return Response(ExportSerializer(export, context={"request": request}).data)
+
+    def audit_attempt(self, request) -> None:
+        return None  # reading a state reads no file
+
+
+def export_download(request, export_id: str) -> HttpResponseBase:
+    """The signed link's answer: the stored ZIP, to its requester while still active and allowed, until it expires."""
+    attempt = Attempt(Action.EXPORT, context=context_of(request.META, signed=True))
+    try:
+        export = Export.objects.select_related("requested_by").get(pk=uuid.UUID(export_id))
+        attempt.by(export.requested_by).issued_to = str(export.requested_by_id)
+        signing.export_verify(
+            export_id=str(export.pk),
+            expires=request.GET.get("expires", ""),
+            issued_to=str(export.requested_by_id),
+            signature=request.GET.get("signature", ""),
+        )
+        if export.state != Export.State.READY:
+            raise ExportNotPermitted("The export is not ready")
+        record = export.record
+        if record is not None:
+            attempt.on_record(record)
+        export_check(record=record, user=export.requested_by)
+    except (ValueError, Export.DoesNotExist):
+        return JsonResponse({"detail": EXPORT_NOT_FOUND}, status=404)
+    except (signing.InvalidSignature, ExportNotPermitted) as error:
+        attempt.record(status=403, detail=str(error))
+        return JsonResponse({"detail": str(error)}, status=403)
+    attempt.record(detail="export download")
+    response = FileResponse(conf.storage().open(export.storage_name, "rb"), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{export.record_type.model}-{export.record_id}.zip"'
+    response["Content-Length"] = str(export.size)
+    response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
     return response

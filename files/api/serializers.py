@@ -60,10 +60,10 @@ def _signed_url(file: File, extension: str, request) -> str:
     query = signing.sign(
         file_id=str(file.pk), entity_id=str(file.entity_id), extension=extension, issued_to=str(request.user.pk)
     )
-    return _absolute(f"{download_prefix()}{file.entity_id}/{file.pk}{extension}?{query}", request)
+    return absolute_url(f"{download_prefix()}{file.entity_id}/{file.pk}{extension}?{query}", request)
 
 
-def _absolute(path: str, request) -> str:
+def absolute_url(path: str, request) -> str:
     base = conf.public_base_url()
     return f"{base}{path}" if base else request.build_absolute_uri(path)
 
@@ -158,7 +158,7 @@ class FileOwnerSerializer(serializers.ModelSerializer):
         return files[0].owner_files_count if files else 0
 
     def get_files_url(self, record: Model) -> str:
-        return _absolute(f"{file_list_path()}?{urlencode({'entity_id': record.pk})}", self.context["request"])
+        return absolute_url(f"{file_list_path()}?{urlencode({'entity_id': record.pk})}", self.context["request"])
 
     def _embedded(self, record: Model) -> list[File]:
         if not hasattr(record, _EMBEDDED):

@@ -14,12 +14,13 @@ from rest_framework.views import APIView
 from files import conf, selectors
 from files.api import schema
 from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
-from files.api.exports import export_response
+from files.api.exports import ExportPermission, ExportSerializer, export_response
 from files.api.parsers import WholeMultiPartParser
 from files.api.permissions import FilePermission
 from files.api.serializers import FileFilterSerializer, FileReplaceSerializer, FileSerializer, FileUploadSerializer
 from files.api.throttling import UploadRateThrottle
 from files.audit import Action, Attempt
+from files.export import export_request
 from files.models import File
 from files.services import file_delete
 
@@ -128,6 +129,26 @@ class FileViewSet(FilesAPIView, viewsets.ReadOnlyModelViewSet):
         fresh = selectors.file_list().get(pk=file.pk)
         return Response(FileSerializer(fresh, context=self.get_serializer_context()).data)
 
+    @extend_schema(
+        summary="Build the record's export in the background",
+        description="The same ZIP as `export/`, written to storage by a job: answers 202 with the export, whose "
+        "state `GET /api/exports/{id}/` follows; once `ready`, its `url` is a signed link, for the requester only, "
+        "valid until `expires_at` (`FILES_EXPORT_LIFETIME`).",
+        tags=["files"],
+        request=None,
+        responses={
+            202: ExportSerializer,
+            401: schema.NOT_AUTHENTICATED,
+            403: schema.PERMISSION_DENIED,
+            404: schema.DETAIL,
+            422: schema.VALIDATION_ERROR,
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ExportPermission], pagination_class=None)
+    def exports(self, request, *args, **kwargs) -> Response:
+        export = export_request(record=self.get_object(), requested_by=request.user)
+        return Response(ExportSerializer(export, context={"request": request}).data, status=202)
+
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "content":
@@ -205,6 +226,20 @@ class FileOwnerViewSetMixin(FilesAPIView):
     def export(self, request, *args, **kwargs) -> StreamingHttpResponse:
         return export_response(record=self.get_object(), user=request.user, detail="record export")
 
+    @extend_schema(
+        summary="Build the record's export in the background",
+        description="The same ZIP as `export/`, written to storage by a job: answers 202 with the export, whose "
+        "state `GET /api/exports/{id}/` follows; once `ready`, its `url` is a signed link, for the requester only, "
+        "valid until `expires_at` (`FILES_EXPORT_LIFETIME`).",
+        tags=["files"],
+        request=None,
+        responses={202: ExportSerializer, 403: schema.PERMISSION_DENIED, 404: schema.DETAIL},
+    )
+    @action(detail=True, methods=["post"], permission_classes=[ExportPermission], pagination_class=None)
+    def exports(self, request, *args, **kwargs) -> Response:
+        export = export_request(record=self.get_object(), requested_by=request.user)
+        return Response(ExportSerializer(export, context={"request": request}).data, status=202)
+
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "files" and self.request.method == "POST":
@@ -215,7 +250,7 @@ class FileOwnerViewSetMixin(FilesAPIView):
         """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""
         if self.action == "files" and request.method == "POST":
             attempt = Attempt(Action.UPLOAD)
-        elif self.action == "export":
+        elif self.action in ("export", "exports"):
             attempt = Attempt(Action.EXPORT)
         elif self.action == "destroy":
             attempt = Attempt(Action.DELETE)

@@ -32,6 +32,7 @@ from schemathesis.checks import (
 from schemathesis.transport.serialization import Binary
 
 from demo import samples
+from files.export import export_request
 from tests.factories import AppointmentFactory, DoctorFactory, FileFactory, PatientFactory, UserFactory
 
 # serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
@@ -53,8 +54,8 @@ DOWNLOAD_HEADERS = [
 ]
 
 
-def real_path_parameters(path: str, referenced: bool, on_hold: bool) -> dict[str, str]:
-    """Path parameters naming a fresh record of ``path``'s kind, with a file.
+def real_path_parameters(path: str, referenced: bool, on_hold: bool, requester) -> dict[str, str]:
+    """Path parameters naming a fresh record of ``path``'s kind, with a file (or an export ``requester`` asked for).
 
     ``referenced``: the record has an appointment (deleting a patient or a doctor is 409);
     ``on_hold``: the record is on legal hold (deleting it or its file is 409).
@@ -79,15 +80,19 @@ def real_path_parameters(path: str, referenced: bool, on_hold: bool) -> dict[str
         return {"entity_id": str(file.entity_id), "file_name": f"{file.pk}{file.extension}"}
     if path.startswith("/api/files/"):
         return {"id": str(file.pk)}
+    if path.startswith("/api/exports/"):
+        return {"export_id": str(export_request(record=record, requested_by=requester).pk)}
     return {"id": str(record.pk)}
 
 
-def about_real_records(case, referenced: bool, on_hold: bool, documents: list, category: str, conditions: dict):
+def about_real_records(
+    case, referenced: bool, on_hold: bool, documents: list, category: str, conditions: dict, requester
+):
     """``case``, made to name real records: fresh ones in its path, real documents in an upload,
     a real patient and doctor in an appointment, and a download's query and conditions meaningful."""
     path, method = case.operation.path, case.method.upper()
     if "{" in path:
-        case.path_parameters = real_path_parameters(path, referenced, on_hold)
+        case.path_parameters = real_path_parameters(path, referenced, on_hold, requester)
     if method == "POST" and path.endswith("/files/"):
         case.body = {"file": [Binary(document()) for document in documents], "type": category}
     elif path.startswith("/api/appointments/") and isinstance(case.body, dict):
@@ -125,6 +130,7 @@ def api_schema(live_server, statuses):
             documents=st.lists(st.sampled_from(DOCUMENTS), min_size=1, max_size=3),
             category=st.sampled_from(["document", "report"]),
             conditions=st.sampled_from(DOWNLOAD_HEADERS),
+            requester=st.just(admin),
         )
         return st.one_of(st.just(case), real)
 

@@ -72,6 +72,7 @@ def expected_report(drift) -> dict:
         "missing_blobs": [f"{drift['missing'].pk} ({drift['missing'].storage_name})"],
         "ownerless_files": [str(drift["ownerless"].pk)],
         "expired_trash": [str(drift["expired"].pk)],
+        "expired_exports": [],
         "stale_upload_files": [drift["stale_upload"].name],
         "missing_derivatives": [],
         "stale_multipart_uploads": [],
@@ -125,7 +126,7 @@ def test_command_prints_each_action_and_a_summary(drift, capsys):
     assert f"would remove temporary upload file left by a killed worker: {drift['stale_upload'].name}" in out
     assert out.strip().endswith(
         "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash, "
-        "1 stale upload files, 0 missing derivatives, 0 stale multipart uploads, 0 failed."
+        "0 expired exports, 1 stale upload files, 0 missing derivatives, 0 stale multipart uploads, 0 failed."
     )
     assert drift["stale_upload"].exists()
 
@@ -137,6 +138,7 @@ def test_reconcile_on_empty_storage(db):
         "missing_blobs": [],
         "ownerless_files": [],
         "expired_trash": [],
+        "expired_exports": [],
         "stale_upload_files": [],
         "missing_derivatives": [],
         "stale_multipart_uploads": [],

@@ -43,6 +43,7 @@ class Command(BaseCommand):
             "missing_blobs": "report (bytes missing, row kept)",
             "ownerless_files": "trash file of a deleted record",
             "expired_trash": "purge expired trash",
+            "expired_exports": "delete expired export",
             "stale_upload_files": "remove temporary upload file left by a killed worker",
             "stale_multipart_uploads": "abort incomplete multipart upload",
             "failed": "fail (storage refused; the next run tries again)",
