@@ -59,6 +59,8 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_CLIENT_ADDRESS_HEADER": None,
         "FILES_REFUSAL_RATE": "60/minute",
         "FILES_UPLOAD_TEMP_DIR": None,
+        # An unfinished resumable (tus) upload is kept this long after its last chunk, then swept.
+        "FILES_RESUMABLE_LIFETIME": 24 * 3600,
         # Smaller pictures of images, PDFs (page 1) and Word files (an icon), each fitting its box.
         "FILES_DERIVATIVE_VARIANTS": {"thumbnail": (256, 256), "preview": (1024, 1024)},
         "FILES_DERIVATIVE_FORMAT": "image/webp",
@@ -183,6 +185,14 @@ def upload_temp_dir() -> Path:
     """
     value = setting("FILES_UPLOAD_TEMP_DIR")
     return Path(value) if value else Path(settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()) / "files-uploads"
+
+
+def resumable_lifetime() -> timedelta:
+    """``FILES_RESUMABLE_LIFETIME``: seconds a resumable upload waits for its next chunk (24 h), then expires.
+
+    ``files_cleanup`` removes expired uploads and their staged bytes.
+    """
+    return timedelta(seconds=float(setting("FILES_RESUMABLE_LIFETIME")))
 
 
 def trash_retention() -> timedelta:

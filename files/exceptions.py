@@ -46,6 +46,18 @@ class StorageUnavailable(Exception):
     detail = "File storage is unavailable, try again later"
 
 
+class UploadOffsetMismatch(Exception):
+    """A resumable upload's chunk that does not start where the bytes received so far end."""
+
+
+class UploadLengthExceeded(Exception):
+    """Bytes sent to a resumable upload past the length announced at its creation."""
+
+
+class UploadNotFound(Exception):
+    """A resumable upload that does not exist, has expired, or is another user's."""
+
+
 class FileOnHold(Exception):
     """A delete or purge refused: the file, or the record that owns it, is on legal hold."""
 

@@ -400,3 +400,32 @@ class Export(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.id} ({self.state})"
+
+
+class ResumableUpload(models.Model):
+    """A tus upload in progress (``files.resumable``): its bytes wait in a staging file until the last one arrives.
+
+    ``offset`` is the bytes received and synced to disk; it is the staging
+    file's length that counts (the file may hold more, written by a request
+    that failed before its offset was saved: the next write cuts them off).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    entity_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    entity_id = models.UUIDField(help_text="Id of the record the file will belong to.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    length = models.PositiveBigIntegerField(help_text="The file's size, in bytes, announced at creation.")
+    offset = models.PositiveBigIntegerField(default=0, help_text="Bytes received so far.")
+    filename = models.CharField(max_length=255, blank=True, help_text="As the client sent it (Upload-Metadata).")
+    category = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    file = models.ForeignKey(File, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.pk} ({self.offset}/{self.length} bytes)"
+
+    @property
+    def staging_name(self) -> str:
+        """The staging file's name: from the upload's id, never from anything the client sent."""
+        return f"{self.id.hex}.tus"

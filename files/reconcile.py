@@ -24,6 +24,9 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
   ``FILES_UPLOAD_TEMP_DIR`` untouched for :data:`UPLOAD_FILE_GRACE`, left by
   a worker killed in the middle of a request — removed. That folder is this
   server's own: run the command on every server that takes uploads.
+- **expired resumable uploads**: tus uploads past their ``expires_at``
+  (``FILES_RESUMABLE_LIFETIME`` after their last chunk) — their rows and
+  staged bytes removed (a File they completed stays).
 - **stale multipart uploads**: on S3, multipart uploads started before the
   grace period and never completed (a worker killed, or the store cut off,
   in the middle of a large upload): their parts are stored and billed, and
@@ -49,6 +52,7 @@ from files.backends import move_blob, storage_errors
 from files.exceptions import FileOnHold, StorageUnavailable
 from files.export import exports_sweep_expired
 from files.models import Derivative, Export, File, FileVersion, trash_name
+from files.resumable import resumable_expired_delete
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
 from files.uploads import TEMP_PREFIX, TEMP_SUFFIX
@@ -73,6 +77,7 @@ class Report:
     stale_upload_files: list[str] = field(default_factory=list)
     missing_derivatives: list[str] = field(default_factory=list)
     stale_multipart_uploads: list[str] = field(default_factory=list)
+    expired_resumable_uploads: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
@@ -117,6 +122,7 @@ def files_reconcile(
     for file in files:
         _check_file(file, blobs, expired, report, dry_run)
     _remove_stale_upload_files(report, dry_run)
+    report.expired_resumable_uploads = resumable_expired_delete(dry_run=dry_run)
     _abort_stale_multipart_uploads(storage, cutoff, report, dry_run)
     return report
 

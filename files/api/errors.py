@@ -25,6 +25,9 @@ from files.exceptions import (
     FileTooLarge,
     ReplaceNotPermitted,
     StorageUnavailable,
+    UploadLengthExceeded,
+    UploadNotFound,
+    UploadOffsetMismatch,
     UploadTooLarge,
 )
 from files.models import File
@@ -84,6 +87,12 @@ def api_exception(exc: Exception) -> Exception:
     """The API's answer to a files core exception (``exc`` itself when it is not one)."""
     if isinstance(exc, FileTooLarge | UploadTooLarge):
         return PayloadTooLarge(str(exc))
+    if isinstance(exc, UploadLengthExceeded):
+        return PayloadTooLarge(f"The upload's bytes go past its Upload-Length of {exc.args[0]}")
+    if isinstance(exc, UploadOffsetMismatch):
+        return Conflict(f"Upload-Offset must be {exc.args[0]}, the bytes received so far")
+    if isinstance(exc, UploadNotFound):
+        return exceptions.NotFound("Upload not found")
     if isinstance(exc, FileRejected):
         return RequestValidationError({"file": [exceptions.ErrorDetail(exc.message, code=exc.code)]}, location="body")
     if isinstance(exc, FileOnHold):

@@ -17,6 +17,7 @@ from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
 from files.api.exports import ExportPermission, ExportSerializer, export_response
 from files.api.parsers import WholeMultiPartParser
 from files.api.permissions import FilePermission
+from files.api.resumable import ResumableUploadsMixin
 from files.api.serializers import FileFilterSerializer, FileReplaceSerializer, FileSerializer, FileUploadSerializer
 from files.api.throttling import UploadRateThrottle
 from files.audit import Action, Attempt
@@ -168,8 +169,8 @@ class FileViewSet(FilesAPIView, viewsets.ReadOnlyModelViewSet):
         return attempt
 
 
-class FileOwnerViewSetMixin(FilesAPIView):
-    """Adds ``GET`` and ``POST {record}/files/`` to a viewset of a :class:`~files.models.FileOwner` model."""
+class FileOwnerViewSetMixin(FilesAPIView, ResumableUploadsMixin):
+    """Adds ``GET`` and ``POST {record}/files/`` and resumable ``{record}/uploads/`` to a viewset of file owners."""
 
     @extend_schema(
         methods=["GET"], summary="The record's files", tags=["files"], responses={200: FileSerializer(many=True)}
@@ -242,13 +243,13 @@ class FileOwnerViewSetMixin(FilesAPIView):
 
     def get_throttles(self):
         throttles = super().get_throttles()
-        if self.action == "files" and self.request.method == "POST":
-            throttles.append(UploadRateThrottle())
+        if self.action in ("files", "uploads") and self.request.method == "POST":
+            throttles.append(UploadRateThrottle())  # a resumable upload counts once, at its creation
         return throttles
 
     def audit_attempt(self, request) -> Attempt | None:
         """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""
-        if self.action == "files" and request.method == "POST":
+        if (self.action, request.method) in {("files", "POST"), ("uploads", "POST"), ("upload", "PATCH")}:
             attempt = Attempt(Action.UPLOAD)
         elif self.action in ("export", "exports"):
             attempt = Attempt(Action.EXPORT)

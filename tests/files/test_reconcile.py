@@ -76,6 +76,7 @@ def expected_report(drift) -> dict:
         "stale_upload_files": [drift["stale_upload"].name],
         "missing_derivatives": [],
         "stale_multipart_uploads": [],
+        "expired_resumable_uploads": [],
         "failed": [],
     }
 
@@ -126,7 +127,8 @@ def test_command_prints_each_action_and_a_summary(drift, capsys):
     assert f"would remove temporary upload file left by a killed worker: {drift['stale_upload'].name}" in out
     assert out.strip().endswith(
         "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash, "
-        "0 expired exports, 1 stale upload files, 0 missing derivatives, 0 stale multipart uploads, 0 failed."
+        "0 expired exports, 1 stale upload files, 0 missing derivatives, 0 stale multipart uploads, "
+        "0 expired resumable uploads, 0 failed."
     )
     assert drift["stale_upload"].exists()
 
@@ -142,6 +144,7 @@ def test_reconcile_on_empty_storage(db):
         "stale_upload_files": [],
         "missing_derivatives": [],
         "stale_multipart_uploads": [],
+        "expired_resumable_uploads": [],
         "failed": [],
     }
 
@@ -265,7 +268,7 @@ def test_cleanup_aborts_a_stale_incomplete_multipart_upload_on_s3_and_reports_it
 
     out = capsys.readouterr().out
     assert f"did abort incomplete multipart upload: {ORPHAN} (started " in out
-    assert out.strip().endswith("1 stale multipart uploads, 0 failed.")
+    assert out.strip().endswith("1 stale multipart uploads, 0 expired resumable uploads, 0 failed.")
     assert incomplete_upload_ids(storage) == []
 
 

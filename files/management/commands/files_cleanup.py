@@ -11,8 +11,8 @@ class Command(BaseCommand):
     help = (
         "Remove bytes no file points at, move misplaced bytes, report rows whose bytes are missing, "
         "trash files whose record is gone, purge expired trash and remove temporary upload files "
-        "that killed workers left in FILES_UPLOAD_TEMP_DIR (untouched for an hour), and abort stale "
-        "incomplete multipart uploads on S3."
+        "that killed workers left in FILES_UPLOAD_TEMP_DIR (untouched for an hour), remove expired resumable "
+        "uploads and their staged bytes, and abort stale incomplete multipart uploads on S3."
     )
 
     def add_arguments(self, parser) -> None:
@@ -46,6 +46,7 @@ class Command(BaseCommand):
             "expired_exports": "delete expired export",
             "stale_upload_files": "remove temporary upload file left by a killed worker",
             "stale_multipart_uploads": "abort incomplete multipart upload",
+            "expired_resumable_uploads": "remove expired resumable upload",
             "failed": "fail (storage refused; the next run tries again)",
         }
         for field, action in actions.items():
