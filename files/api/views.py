@@ -130,26 +130,6 @@ class FileViewSet(FilesAPIView, viewsets.ReadOnlyModelViewSet):
         fresh = selectors.file_list().get(pk=file.pk)
         return Response(FileSerializer(fresh, context=self.get_serializer_context()).data)
 
-    @extend_schema(
-        summary="Build the record's export in the background",
-        description="The same ZIP as `export/`, written to storage by a job: answers 202 with the export, whose "
-        "state `GET /api/exports/{id}/` follows; once `ready`, its `url` is a signed link, for the requester only, "
-        "valid until `expires_at` (`FILES_EXPORT_LIFETIME`).",
-        tags=["files"],
-        request=None,
-        responses={
-            202: ExportSerializer,
-            401: schema.NOT_AUTHENTICATED,
-            403: schema.PERMISSION_DENIED,
-            404: schema.DETAIL,
-            422: schema.VALIDATION_ERROR,
-        },
-    )
-    @action(detail=True, methods=["post"], permission_classes=[ExportPermission], pagination_class=None)
-    def exports(self, request, *args, **kwargs) -> Response:
-        export = export_request(record=self.get_object(), requested_by=request.user)
-        return Response(ExportSerializer(export, context={"request": request}).data, status=202)
-
     def get_throttles(self):
         throttles = super().get_throttles()
         if self.action == "content":

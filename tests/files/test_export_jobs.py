@@ -182,3 +182,12 @@ def test_cleanup_sweeps_expired_exports_row_and_bytes(client_for, patient, porta
     assert report.expired_exports == [expired]
     assert not Export.objects.filter(pk=expired).exists() and not conf.storage().exists(name)
     assert conf.storage().exists(Export.objects.get(pk=live).storage_name)  # a live export's bytes are no orphan
+
+
+def test_a_file_has_no_export_of_its_own_only_records_do(admin_client, db):
+    # Exports are of records (their files); a file's id under /api/files/ offers none.
+    file = FileFactory()
+
+    response = admin_client.post(f"/api/files/{file.id}/exports/")
+
+    assert response.status_code == 404
