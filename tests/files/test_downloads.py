@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
 
 from demo import samples
 from files import audit, caching, conf, signing
@@ -185,6 +186,53 @@ def test_signed_url_of_a_doctor_who_no_longer_reaches_the_record_stops_within_th
     appointment.delete()
 
     assert before_and_after_the_auth_cache_time(fetch, url, auth_clock) == (200, 403)
+
+
+def test_a_signed_url_that_expires_while_its_download_is_remembered_returns_403(
+    fetch, pdf_file, admin, auth_clock, monkeypatch
+):
+    url = signed_url(pdf_file, admin)
+    expiry = int(parse_qs(urlsplit(url).query)["expires"][0])
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: expiry - 1))
+    assert fetch(url).status == 200
+
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: expiry))
+    answer = fetch(url)
+
+    assert (answer.status, answer.body) == (403, b'{"detail": "File URL has expired"}')
+
+
+def test_a_remembered_download_ends_with_the_answers_it_was_decided_from(fetch, pdf_file, auth_clock):
+    """The user was checked at 1000 s; the download remembered at 1009 s still ends with that check, at 1010 s."""
+    user = UserFactory(role="receptionist")
+    assert fetch(bare(pdf_file), token=user.auth_token.key).status == 200  # the user is checked and remembered
+    auth_clock.now = 1009.0
+    url = signed_url(pdf_file, user)
+    assert fetch(url).status == 200  # a new URL: its download decided now, from the user remembered at 1000 s
+
+    user.is_active = False
+    user.save()
+    auth_clock.now = 1010.5
+
+    assert fetch(url).status == 403
+
+
+def test_another_token_on_the_same_file_is_decided_for_itself(fetch, pdf_file, token):
+    assert fetch(bare(pdf_file), token=token).status == 200
+
+    answer = fetch(bare(pdf_file), token=UserFactory().auth_token.key)
+
+    assert (answer.status, answer.body) == (403, b'{"detail": "Permission denied"}')
+
+
+def test_a_session_download_is_decided_for_its_own_user_whatever_other_header_it_carries(pdf_file, admin):
+    """Only a token header names the user; a session's downloads are never remembered by a header."""
+    allowed, refused = Client(HTTP_AUTHORIZATION="Basic c2FtZTpzYW1l"), Client(HTTP_AUTHORIZATION="Basic c2FtZTpzYW1l")
+    allowed.force_login(admin)
+    refused.force_login(UserFactory())
+
+    assert allowed.get(bare(pdf_file)).status_code == 200
+    assert refused.get(bare(pdf_file)).status_code == 403
 
 
 def test_signed_url_of_a_deleted_user_returns_403(fetch, pdf_file):
