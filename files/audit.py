@@ -19,9 +19,10 @@ import functools
 import ipaddress
 import json
 import logging
+import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -266,34 +267,54 @@ def _valid(row: tuple) -> tuple:
 
     An address or an id that is none is left empty (and logged); text loses
     its NULs (which PostgreSQL refuses) and what its column cannot hold.
+    Every download's event comes through here, in the serving process: each
+    column's check is chosen once (:func:`_checks`), not per value.
     """
-    return tuple(_valid_value(field, value) for field, value in zip(_fields(), row, strict=True))
+    return tuple(None if value is None else check(value) for check, value in zip(_checks(), row, strict=True))
 
 
-def _valid_value(field: models.Field, value):
-    if value is None:
-        return None
+@functools.cache
+def _checks() -> tuple[Callable[[object], object], ...]:
+    return tuple(_check(field) for field in _fields())
+
+
+def _check(field: models.Field) -> Callable[[object], object]:
+    """The function that makes a value valid for ``field``: itself, a shortened or cleaned one, or None (logged)."""
     if isinstance(field, models.GenericIPAddressField):
-        valid = ip_address(str(value))
-    elif isinstance(field, models.UUIDField):
-        valid = _uuid(value)
-    elif isinstance(field, models.CharField):
-        return str(value).replace("\x00", "")[: field.max_length]
-    elif isinstance(field, models.DateTimeField):
-        return value if settings.USE_TZ else timezone.make_naive(value)
-    elif isinstance(field, models.PositiveSmallIntegerField):
-        valid = value if isinstance(value, int) and 0 <= value <= _LARGEST_SMALL_INTEGER else None
-    else:
-        return value
-    if valid is None:
-        logger.warning("audit trail: %s %.80r is not valid; the event is recorded without it", field.name, value)
-    return valid
+        return _logged(field, lambda value: ip_address(str(value)))
+    if isinstance(field, models.UUIDField):
+        return _logged(field, _uuid)
+    if isinstance(field, models.CharField):
+        length = field.max_length
+        return lambda value: str(value).replace("\x00", "")[:length]
+    if isinstance(field, models.DateTimeField):
+        return lambda value: value if settings.USE_TZ else timezone.make_naive(value)
+    if isinstance(field, models.PositiveSmallIntegerField):
+        return _logged(
+            field, lambda value: value if type(value) is int and 0 <= value <= _LARGEST_SMALL_INTEGER else None
+        )
+    return lambda value: value
+
+
+def _logged(field: models.Field, check: Callable[[object], object]) -> Callable[[object], object]:
+    def checked(value):
+        valid = check(value)
+        if valid is None:
+            logger.warning("audit trail: %s %.80r is not valid; the event is recorded without it", field.name, value)
+        return valid
+
+    return checked
 
 
 _LARGEST_SMALL_INTEGER = 32767
 
+# The form every id takes on the download path (files.download.access checks the path with it): no need to parse it.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
 
 def _uuid(value) -> str | None:
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
     except ValueError:
