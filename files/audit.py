@@ -14,6 +14,7 @@ Django, reads it from the request itself (:func:`context_of`).
 """
 
 import atexit
+import collections
 import contextvars
 import functools
 import ipaddress
@@ -349,7 +350,8 @@ class _Batch:
     REPEATS_LIMIT = 10_000
 
     def __init__(self) -> None:
-        self._events: list[tuple] = []
+        # Appended to without the lock (a deque's append and popleft are atomic): a download never waits for it.
+        self._events: collections.deque[tuple] = collections.deque()
         self._minute: int | None = None
         # A refusal (its row without time and count) -> [repeats since it was recorded, the last repeat's row].
         self._repeats: dict[tuple, list] = {}
@@ -358,8 +360,7 @@ class _Batch:
         self._stopping = threading.Event()
 
     def add(self, event: tuple) -> None:
-        with self._lock:
-            self._events.append(event)
+        self._events.append(event)
         self._soon()
 
     def repeats(self, event: tuple) -> bool:
@@ -382,17 +383,18 @@ class _Batch:
         with self._lock:
             if self._minute is not None and self._minute != _minute(_now()):
                 self._close_minute(None)
-            events, self._events = self._events, []
+            events = self._take()
         if not events:
             return 0
         try:
             _insert(events)
         except Exception:
             with self._lock:
-                self._events[:0] = events
+                self._events.extendleft(reversed(events))
                 dropped = len(self._events) - self.LIMIT
                 if dropped > 0:
-                    del self._events[:dropped]
+                    for _ in range(dropped):
+                        self._events.popleft()
                     logger.error("audit trail: %d download events dropped, the database refused them", dropped)
             raise
         return len(events)
@@ -411,7 +413,16 @@ class _Batch:
         """End the writer thread and drop what waits (tests start from a known state)."""
         self._stop_writer()
         with self._lock:
-            self._events, self._repeats, self._minute = [], {}, None
+            self._events, self._repeats, self._minute = collections.deque(), {}, None
+
+    def _take(self) -> list[tuple]:
+        """The waiting events, taken one by one: one added meanwhile is taken too, or left for the next flush."""
+        events = []
+        while True:
+            try:
+                events.append(self._events.popleft())
+            except IndexError:
+                return events
 
     def _close_minute(self, minute: int | None) -> None:
         """Queue one event for each refusal repeated in the minute that ends; start counting ``minute``'s."""

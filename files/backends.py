@@ -140,12 +140,13 @@ class _OpenFile(Blob):
         self._handle.close()
 
 
-class _Descriptor:
+class _Descriptor(Blob):
     """A file open for reading as a bare descriptor: what sendfile needs, without a Python file object.
 
     ``open()``'s buffered file costs more than the system call that opens
     the file, and a download that goes out through sendfile never uses it.
-    Closing twice closes once (the blob and its slice both may).
+    It is its slices' handle too; closing twice closes once (the blob and its
+    slice both may).
     """
 
     __slots__ = ("_fd",)
@@ -153,14 +154,16 @@ class _Descriptor:
     def __init__(self, fd: int) -> None:
         self._fd = fd
 
+    def slice(self, first: int, last: int) -> FileSlice:
+        if first:
+            os.lseek(self._fd, first, os.SEEK_SET)
+        return FileSlice(self, last - first + 1)
+
     def fileno(self) -> int:
         return self._fd
 
     def read(self, size: int) -> bytes:
         return os.read(self._fd, size)
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return os.lseek(self._fd, offset, whence)
 
     def close(self) -> None:
         fd, self._fd = self._fd, -1
@@ -203,7 +206,7 @@ def blob_opener(storage: Storage) -> Callable[[str], Blob]:
     root = _local_root(storage)
     if root is None:
         return lambda name: _OpenFile(storage.open(name, "rb"))
-    return lambda name: _OpenFile(_Descriptor(root.open(name)))
+    return lambda name: _Descriptor(root.open(name))
 
 
 class _Root:
