@@ -22,6 +22,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -222,7 +223,10 @@ def _insert(rows: list[tuple]) -> None:
 
     A database that is down raises, and the caller keeps the events.
     """
-    rows = [_valid(row) for row in rows]
+    _insert_valid([_valid(_dated(row)) for row in rows])
+
+
+def _insert_valid(rows: list[tuple]) -> None:
     try:
         _write(rows)
     except (DataError, IntegrityError):
@@ -230,7 +234,7 @@ def _insert(rows: list[tuple]) -> None:
             logger.exception("audit trail: an event the database refused was dropped: %.500r", rows[0])
             return
         for row in rows:  # each alone, in its own transaction: only the one refused is dropped
-            _insert([row])
+            _insert_valid([row])
 
 
 def _write(rows: list[tuple]) -> None:
@@ -263,6 +267,15 @@ def _fields() -> list[models.Field]:
     return [AuditEvent._meta.get_field(name) for name in COLUMNS]
 
 
+def _dated(row: tuple) -> tuple:
+    """``row`` with its time (seconds since the epoch, cheap to take on every download) as its column takes it.
+
+    Aware (UTC), or naive in the project's time zone without ``USE_TZ``.
+    """
+    at = datetime.fromtimestamp(row[0], UTC)
+    return (at if settings.USE_TZ else timezone.make_naive(at), *row[1:])
+
+
 def _valid(row: tuple) -> tuple:
     """``row`` with values its columns take.
 
@@ -288,8 +301,6 @@ def _check(field: models.Field) -> Callable[[object], object]:
     if isinstance(field, models.CharField):
         length = field.max_length
         return lambda value: str(value).replace("\x00", "")[:length]
-    if isinstance(field, models.DateTimeField):
-        return lambda value: value if settings.USE_TZ else timezone.make_naive(value)
     if isinstance(field, models.PositiveSmallIntegerField):
         return _logged(
             field, lambda value: value if type(value) is int and 0 <= value <= _LARGEST_SMALL_INTEGER else None
@@ -459,13 +470,13 @@ class _Batch:
         connection.close()  # what still waits, stop() writes in the caller's thread
 
 
-def _now() -> datetime:
-    """The time of an event: ``timezone.now()`` without asking the settings on every download (see ``_valid_value``)."""
-    return datetime.now(UTC)
+def _now() -> float:
+    """The time of an event, in seconds since the epoch: made into a date when it is written (:func:`_check`)."""
+    return time.time()
 
 
-def _minute(at) -> int:
-    return int(at.timestamp()) // 60
+def _minute(at: float) -> int:
+    return int(at) // 60
 
 
 def _stop_at_exit() -> None:
