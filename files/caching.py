@@ -9,8 +9,9 @@ Two kinds of facts are cached, each with a bound on how stale it can be:
 - who a token belongs to, whether a signed URL's user still exists, and what
   that user may do: kept for
   ``FILES_AUTH_CACHE_SECONDS`` (default 10). A revoked token, a deactivated
-  user or a withdrawn permission takes effect within that time; in this
-  process, revoking a token or deleting a user drops the entry at once.
+  or deleted user or a withdrawn permission takes effect within that time;
+  in this process, deleting a token (deleting its user deletes it) drops its
+  entries at once, including those other requests loaded while it was deleted.
 """
 
 import threading
@@ -58,6 +59,9 @@ class BoundedCache(Generic[V]):
         self._ttl = ttl
         self._entries: dict[Hashable, tuple[float, V]] = {}
         self._lock = threading.Lock()
+        # Counts discards and clears: a value whose loading began before one may hold what was just forgotten
+        # (a deleted token read a moment before), so it is returned to its caller but not kept.
+        self._forgets = 0
         _all_caches.append(self)
 
     def get_or_set(self, key: Hashable, load: Callable[[], V]) -> V:
@@ -67,9 +71,12 @@ class BoundedCache(Generic[V]):
         if entry is not _MISSING and entry[0] > now:
             return entry[1]
         _loads.count = getattr(_loads, "count", 0) + 1
+        forgets = self._forgets
         value = load()
         expires = _window_end(now, self._ttl()) if self._ttl else float("inf")
         with self._lock:
+            if forgets != self._forgets:
+                return value
             self._entries.pop(key, None)  # stored again at the end: the newest
             self._entries[key] = (expires, value)
             while len(self._entries) > self._size:
@@ -78,10 +85,12 @@ class BoundedCache(Generic[V]):
 
     def discard(self, key: Hashable) -> None:
         with self._lock:
+            self._forgets += 1
             self._entries.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
+            self._forgets += 1
             self._entries.clear()
 
 

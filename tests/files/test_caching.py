@@ -52,6 +52,18 @@ def test_entries_loaded_in_one_window_of_the_clock_end_together(clock):
     assert second.get_or_set("download", lambda: "decided again") == "decided again"
 
 
+def test_a_value_loaded_while_the_cache_forgot_is_not_kept(clock):
+    """A load that began before a discard may have read what was forgotten (a token deleted meanwhile)."""
+    cache = BoundedCache(size=10, ttl=lambda: 10)
+
+    def load_while_another_thread_forgets():
+        cache.discard("token")
+        return "read before the deletion"
+
+    assert cache.get_or_set("token", load_while_another_thread_forgets) == "read before the deletion"
+    assert cache.get_or_set("token", lambda: "read again") == "read again"
+
+
 def test_no_time_to_live_keeps_nothing(clock):
     cache = BoundedCache(size=10, ttl=lambda: 0)
 

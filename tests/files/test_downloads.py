@@ -6,6 +6,7 @@ own view (the test client), which must answer the same.
 """
 
 import hashlib
+import threading
 import time
 import types
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 from django.test import Client
 
 from demo import samples
@@ -333,6 +335,29 @@ def test_deleted_token_is_refused_at_once(fetch, pdf_file, admin, token):
 
     admin.auth_token.delete()
 
+    assert fetch(bare(pdf_file), token=token).status == 401
+
+
+# serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_deleted_token_is_refused_at_once_after_another_request_read_it_before_the_commit(fetch, pdf_file, admin):
+    token = admin.auth_token.key
+    statuses = []
+
+    def download_in_another_request():
+        try:
+            statuses.append(fetch(bare(pdf_file), token=token).status)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        admin.auth_token.delete()
+        # Another thread's request, on its own connection, still reads the token: the deletion has not committed.
+        other = threading.Thread(target=download_in_another_request)
+        other.start()
+        other.join()
+
+    assert statuses == [200]
     assert fetch(bare(pdf_file), token=token).status == 401
 
 
