@@ -175,13 +175,23 @@ def _grant(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, sig
 
 
 def _grant_key(environ: Mapping[str, str], path: str, *, signed: bool) -> tuple | None:
-    """A signed URL's path and query, or a token header's path and header; None for anything else (a session)."""
+    """A signed URL's path and query, or a token header's path and header; None for anything else (a session).
+
+    A credential is remembered only as long as a real one is: one user's
+    padded or junk-laden variants of their own URL or header would otherwise
+    each take a cache entry of the request line's size.
+    """
     if signed:
-        return (path, environ["QUERY_STRING"])
+        query = environ["QUERY_STRING"]
+        return (path, query) if len(query) <= _LONGEST_REMEMBERED else None
     header = environ.get("HTTP_AUTHORIZATION", "")
-    if header[:6].lower() == "token ":
+    if header[:6].lower() == "token " and len(header) <= _LONGEST_REMEMBERED:
         return (path, None, header)
     return None
+
+
+# A signed URL's query is about 110 characters (with download=1, 121), a token header 46.
+_LONGEST_REMEMBERED = 256
 
 
 def _throttled(answer: Reply, attempt: Attempt) -> tuple[Reply, Attempt]:

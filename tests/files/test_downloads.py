@@ -20,7 +20,7 @@ from django.test import Client
 from demo import samples
 from files import audit, caching, conf, signing
 from files.api.serializers import file_url
-from files.download import serving
+from files.download import access, serving
 from files.download.serving import StreamServer
 from files.services import file_delete
 from tests.factories import AppointmentFactory, DoctorFactory, FileFactory, UserFactory
@@ -217,6 +217,17 @@ def test_a_remembered_download_ends_with_the_answers_it_was_decided_from(fetch, 
     auth_clock.now = 1010.5
 
     assert fetch(url).status == 403
+
+
+def test_padded_credentials_are_served_but_not_remembered(fetch, pdf_file, admin, token):
+    """One user's variants of their own URL or header must not each take a cache entry of the request's size."""
+    long_query = signed_url(pdf_file, admin) + "&padding=" + "x" * 300
+    long_header = f"Token{' ' * 300}{token}"
+
+    answers = [fetch(long_query), fetch(bare(pdf_file), Authorization=long_header)]
+
+    assert [answer.status for answer in answers] == [200, 200]
+    assert not access._grants._entries
 
 
 def test_another_token_on_the_same_file_is_decided_for_itself(fetch, pdf_file, token):
