@@ -14,6 +14,7 @@ import os
 import platform
 import queue
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
@@ -219,20 +220,25 @@ class _Root:
     while the file is being opened, and nothing outside the folder is
     reached. Elsewhere each folder below the root and the file itself are
     opened relative to the one above with ``O_NOFOLLOW``, the same guarantee
-    in one call per level. The folder itself is configuration, opened once
-    (its own links resolved); its descriptor closes when the last download
-    using it ends.
+    in one call per level. The folder itself is configuration, opened once,
+    at the first download that finds it (a new service has none until its
+    first upload; till then every file is missing), its own links resolved;
+    its descriptor closes when the last download using it ends.
     """
 
     def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._path = path
+        self.fd: int | None = None
+        self._opening = threading.Lock()
 
     def __del__(self, close=os.close) -> None:  # ``os`` may be gone when the interpreter exits
-        if hasattr(self, "fd"):  # not when the folder could not be opened
+        if self.fd is not None:
             close(self.fd)
 
     def open(self, name: str) -> int:
         """A descriptor of the file ``name`` (``/``-separated) for reading; FileNotFoundError if missing or a link."""
+        if self.fd is None:
+            self._open_folder()
         parts = name.split("/")
         if "" in parts or os.curdir in parts or os.pardir in parts:
             raise FileNotFoundError(name)
@@ -240,6 +246,12 @@ class _Root:
             return _openat2(self.fd, name) if _HAS_OPENAT2 else self._open_by_level(parts)
         except OSError as error:
             raise FileNotFoundError(name) from error  # missing, or a link (ELOOP, EXDEV, ENOTDIR)
+
+    def _open_folder(self) -> None:
+        """Open the folder once, whichever thread gets here first; FileNotFoundError while it does not exist."""
+        with self._opening:
+            if self.fd is None:
+                self.fd = os.open(self._path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
     def _open_by_level(self, parts: list[str]) -> int:
         folders: list[int] = []

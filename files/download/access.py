@@ -148,7 +148,8 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
         answer = unavailable_reply(error)
     if answer.status in limits.COUNTED_STATUSES:
         answer, attempt = _throttled(answer, attempt)
-    attempt.record_soon(status=answer.status, detail=_detail(answer) or ("" if attempt.file_id else path))
+    detail = _detail(answer) if answer.status >= 400 else ""
+    attempt.record_soon(status=answer.status, detail=detail or ("" if attempt.file_id else path))
     return answer
 
 
@@ -232,7 +233,7 @@ def unavailable_reply(error: Exception) -> Reply | None:
 
 def _detail(answer: Reply) -> str:
     """The ``detail`` of an error reply, for the audit trail."""
-    if answer.status < 400 or not isinstance(answer.body, list):
+    if not isinstance(answer.body, list):
         return ""
     if answer.status == 429:
         return limits.THROTTLED

@@ -9,6 +9,7 @@ drop the snapshot: the next download reads them again.
 """
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -29,6 +30,8 @@ class DownloadConfig:
     session_cookie: str
     forwarded_host: bool
     storage: object
+    #: ``files.backends.open_blob`` for ``storage``, its kind found once.
+    open_blob: Callable[[str], backends.Blob]
     server: object
     policy: object
     address_header: str | None
@@ -54,6 +57,7 @@ def current() -> DownloadConfig:
         session_cookie=settings.SESSION_COOKIE_NAME + "=",
         forwarded_host=settings.USE_X_FORWARDED_HOST,
         storage=conf.storage(),
+        open_blob=backends.blob_opener(conf.storage()),
         server=conf.server(),
         policy=conf.permission_policy(),
         address_header=conf.client_address_header(),

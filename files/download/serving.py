@@ -221,27 +221,20 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
     settings = config.current()
     # Bounded, and with the store's own timeouts: a stalled store holds a few threads, never all.
     with settings.storage_slot:
-        return _stored_reply(meta, environ, max_age, settings)
-
-
-def _stored_reply(
-    meta: FileMeta, environ: Mapping[str, str], max_age: int | None, settings: config.DownloadConfig
-) -> Reply | None:
-    storage = settings.storage
-    try:
-        blob = backends.open_blob(storage, meta.storage_name)
-    except FileNotFoundError:
-        return None
-    try:
-        answer = _reply(meta, blob, storage, environ, max_age, settings.server)
-    except FileNotFoundError:
-        answer = None  # deleted while this request was being answered
-    except BaseException:
-        blob.close()
-        raise
-    if answer is None or isinstance(answer.body, list):
-        blob.close()  # otherwise the body owns it and the server closes it
-    return answer
+        try:
+            blob = settings.open_blob(meta.storage_name)
+        except FileNotFoundError:
+            return None
+        try:
+            answer = _reply(meta, blob, settings.storage, environ, max_age, settings.server)
+        except FileNotFoundError:
+            answer = None  # deleted while this request was being answered
+        except BaseException:
+            blob.close()
+            raise
+        if answer is None or isinstance(answer.body, list):
+            blob.close()  # otherwise the body owns it and the server closes it
+        return answer
 
 
 def _reply(

@@ -62,14 +62,14 @@ class FilesFastPath:
         credentials = (
             not has_session or "HTTP_AUTHORIZATION" in environ or "signature=" in environ.get("QUERY_STRING", "")
         )
-        return credentials and settings.host_allowed(request_host(environ, settings))
-
-
-def request_host(environ, settings: config.DownloadConfig) -> str:
-    """The host Django's ``HttpRequest.get_host()`` would check, without a request."""
-    if settings.forwarded_host and "HTTP_X_FORWARDED_HOST" in environ:
-        return environ["HTTP_X_FORWARDED_HOST"]
-    return environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
+        if not credentials:
+            return False
+        # The host Django's HttpRequest.get_host() would check.
+        if settings.forwarded_host and "HTTP_X_FORWARDED_HOST" in environ:
+            host = environ["HTTP_X_FORWARDED_HOST"]
+        else:
+            host = environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
+        return settings.host_allowed(host)
 
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}

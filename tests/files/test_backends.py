@@ -44,3 +44,16 @@ def test_local_slice_is_a_real_file_at_the_range_start(tmp_path):
 
     assert os.lseek(part.fileno(), 0, os.SEEK_CUR) == 512
     part.close()
+
+
+def test_a_storage_folder_that_does_not_exist_yet_holds_no_file_until_the_first_is_stored(tmp_path):
+    """A new service has no storage folder until its first upload: downloads before it are missing files."""
+    local = FileSystemStorage(location=tmp_path / "not-yet")
+    with pytest.raises(FileNotFoundError):
+        open_blob(local, "owner/file.bin")
+
+    name = local.save("owner/file.bin", ContentFile(CONTENT))
+    blob = open_blob(local, name)
+
+    assert b"".join(blob.slice(0, 9)) == CONTENT[:10]
+    blob.close()
