@@ -64,6 +64,11 @@ class BoundedCache(Generic[V]):
         self._forgets = 0
         _all_caches.append(self)
 
+    def get(self, key: Hashable) -> V | None:
+        """The cached value for ``key``, or None."""
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
     def get_or_set(self, key: Hashable, load: Callable[[], V]) -> V:
         """The cached value for ``key``, or ``load()``'s, which is cached (unless it raises)."""
         now = time.monotonic()

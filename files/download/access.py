@@ -172,7 +172,12 @@ def _grant(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, sig
     key = _grant_key(environ, path, signed=signed)
     if key is None:
         return _decide(environ, path, user, attempt, signed=signed)
-    return _grants.get_or_set(key, lambda: _decide(environ, path, user, attempt, signed=signed)).named_in(attempt)
+    grant = _grants.get(key) or _decided_and_remembered(key, environ, path, user, attempt, signed=signed)
+    return grant.named_in(attempt)
+
+
+def _decided_and_remembered(key: tuple, environ, path: str, user, attempt: Attempt, *, signed: bool) -> Grant:
+    return _grants.get_or_set(key, lambda: _decide(environ, path, user, attempt, signed=signed))
 
 
 def _grant_key(environ: Mapping[str, str], path: str, *, signed: bool) -> tuple | None:

@@ -88,3 +88,12 @@ def test_a_load_that_raises_is_not_remembered(clock):
     with pytest.raises(LookupError):
         cache.get_or_set("key", refuse)
     assert cache.get_or_set("key", lambda: "loaded") == "loaded"
+
+
+def test_get_gives_a_live_entry_or_none(clock):
+    cache = BoundedCache(size=10, ttl=lambda: 10)
+    cache.get_or_set("key", lambda: "value")
+
+    assert (cache.get("key"), cache.get("other")) == ("value", None)
+    clock.now = 1010.0
+    assert cache.get("key") is None
