@@ -72,7 +72,14 @@ def context_of(environ: Mapping[str, str], *, signed: bool = False) -> RequestCo
         via = TOKEN
     else:
         via = SESSION
-    return RequestContext(address=client_address(environ), via=via)
+    header = conf.client_address_header()
+    return _context_from(via, environ.get(header) if header else None, environ.get("REMOTE_ADDR"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _context_from(via: str, forwarded: str | None, peer: str | None) -> RequestContext:
+    """Remembered: every download has one, mostly from the same few clients."""
+    return RequestContext(address=_address(forwarded, peer), via=via)
 
 
 def client_address(environ: Mapping[str, str]) -> str | None:
@@ -82,7 +89,11 @@ def client_address(environ: Mapping[str, str]) -> str | None:
     server without the proxy, whose client wrote it) counts as absent.
     """
     header = conf.client_address_header()
-    return (header and ip_address(environ.get(header))) or ip_address(environ.get("REMOTE_ADDR"))
+    return _address(environ.get(header) if header else None, environ.get("REMOTE_ADDR"))
+
+
+def _address(forwarded: str | None, peer: str | None) -> str | None:
+    return (forwarded and ip_address(forwarded)) or ip_address(peer)
 
 
 @functools.lru_cache(maxsize=1024)
