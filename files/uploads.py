@@ -8,6 +8,7 @@ its files behind, and ``files_cleanup`` removes them (``files.reconcile``).
 
 import hashlib
 import io
+import os
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +22,8 @@ from files import conf
 from files.exceptions import UploadTooLarge
 
 TEMP_PREFIX, TEMP_SUFFIX = "files-upload-", ".upload"
+#: What a stored upload's type is taken for: nothing but its bytes says what it is (``files.content.detection``).
+_STORED_TYPE = "application/octet-stream"
 
 
 def upload_temp_dir() -> Path:
@@ -49,7 +52,9 @@ class StoredUpload(HashedUploadedFile):
     """
 
     def __init__(self, name: str, *, stored_as: str) -> None:
-        super().__init__(name, "application/octet-stream", 0, None)
+        super().__init__(None, _STORED_TYPE, 0, None)
+        # Django refuses to set what names no file ("", ".."): such a file is named after its kind, as a nameless one.
+        self.name = name if os.path.basename(name) not in {"", ".", ".."} else None
         self.stored_as = stored_as
 
     def write_chunks(self, chunks: Iterable[bytes]) -> None:

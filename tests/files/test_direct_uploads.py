@@ -95,6 +95,16 @@ def test_posted_pdf_is_finalized_into_a_file_with_its_bytes(on_s3, admin, admin_
     assert b"".join(admin_client.get(response.json()["url"]).streaming_content) == pdf
 
 
+@pytest.mark.parametrize(("declared", "kept"), [("", "file.pdf"), ("..", "file.pdf"), ("a/b/x.exe", "x.pdf")])
+def test_a_declared_name_that_names_no_file_is_named_after_its_kind(on_s3, admin_client, patient, pdf, declared, kept):
+    started = uploaded(admin_client, patient, pdf, filename=declared)
+
+    response = admin_client.post(started["finalize_url"])
+
+    assert response.status_code == 201
+    assert response.json()["name"] == kept
+
+
 def test_start_answers_a_form_for_exactly_the_declared_size_under_incoming(on_s3, admin_client, patient, storage):
     before = timezone.now()
 
@@ -425,6 +435,18 @@ def test_uploads_and_refusals_are_on_the_audit_trail(on_s3, admin_client, client
         ("allowed", None),
     ]
     assert str(events.last().file_id) == file_id
+
+
+def test_starts_count_against_the_upload_rate_and_finalizes_do_not(on_s3, admin_client, patient, settings, pdf):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "uploads": "2/day"},
+    }
+    started = uploaded(admin_client, patient, pdf)
+    start(admin_client, patient, size=10)
+
+    assert start(admin_client, patient, size=10).status_code == 429
+    assert admin_client.post(started["finalize_url"]).status_code == 201
 
 
 # Nothing is lost: a finalize whose transaction fails leaves the bytes where a retry finds them.
