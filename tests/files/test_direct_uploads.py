@@ -95,6 +95,23 @@ def test_posted_pdf_is_finalized_into_a_file_with_its_bytes(on_s3, admin, admin_
     assert b"".join(admin_client.get(response.json()["url"]).streaming_content) == pdf
 
 
+def test_a_file_past_the_stores_multipart_threshold_is_moved_into_place_whole(on_s3, admin_client, patient, storage):
+    pdf = samples.pdf_bytes("Scanned page " * 800_000)  # some 10 MiB: S3 copies it in parts (boto3's 8 MiB threshold)
+    started = uploaded(admin_client, patient, pdf)
+
+    response = admin_client.post(started["finalize_url"])
+
+    assert response.status_code == 201
+    file = File.objects.get()
+    assert (
+        file.sha256
+        == hashlib.sha256(pdf).hexdigest()
+        == hashlib.sha256(storage.open(file.storage_name).read()).hexdigest()
+    )
+    assert storage.bucket.Object(storage.key(file.storage_name)).content_type == "application/pdf"
+    assert incoming(storage) == []
+
+
 @pytest.mark.parametrize(("declared", "kept"), [("", "file.pdf"), ("..", "file.pdf"), ("a/b/x.exe", "x.pdf")])
 def test_a_declared_name_that_names_no_file_is_named_after_its_kind(on_s3, admin_client, patient, pdf, declared, kept):
     started = uploaded(admin_client, patient, pdf, filename=declared)
