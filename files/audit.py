@@ -14,16 +14,22 @@ Django, reads it from the request itself (:func:`context_of`).
 """
 
 import atexit
+import collections
 import contextvars
 import functools
 import ipaddress
 import json
 import logging
+import re
 import threading
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import DataError, IntegrityError, close_old_connections, connection, models, transaction
 from django.utils import timezone
@@ -35,13 +41,14 @@ from files.models import AuditEvent
 logger = logging.getLogger(__name__)
 
 Action, Outcome = AuditEvent.Action, AuditEvent.Outcome
+# Asked on every download: a module's name is found faster than an enum's member.
+_ALLOWED, _REFUSED = Outcome.ALLOWED, Outcome.REFUSED
 
 TOKEN, SESSION, SIGNED_URL, ADMIN, SYSTEM = "token", "session", "signed URL", "admin", "system"
 
 
-@dataclass(frozen=True)
-class RequestContext:
-    """Where a request came from and how its user came in."""
+class RequestContext(NamedTuple):
+    """Where a request came from and how its user came in (a tuple: made on every download, and never changed)."""
 
     address: str | None = None
     via: str = SYSTEM
@@ -111,7 +118,7 @@ class AuditContextMiddleware:
             _context.reset(token)
 
 
-@dataclass
+@dataclass(slots=True)
 class Attempt:
     """One access as the audit trail will record it, filled in while the request is decided."""
 
@@ -154,13 +161,13 @@ class Attempt:
 
     def row(self, *, status: int | None, detail: str = "") -> tuple:
         """The event's values, in the order of :data:`COLUMNS`."""
-        outcome = Outcome.ALLOWED if status is None or status < 400 else Outcome.REFUSED
+        outcome = _ALLOWED if status is None or status < 400 else _REFUSED
         if self.claimed_issued_to:
             # JSON-escaped: control characters (NUL, which PostgreSQL refuses) and all non-ASCII.
             detail = f"{detail} (claimed issued_to={json.dumps(self.claimed_issued_to[:64])})"
         context = self.context
         return (
-            timezone.now(),
+            _now(),
             self.action,
             outcome,
             status,
@@ -216,7 +223,10 @@ def _insert(rows: list[tuple]) -> None:
 
     A database that is down raises, and the caller keeps the events.
     """
-    rows = [_valid(row) for row in rows]
+    _insert_valid([_valid(_dated(row)) for row in rows])
+
+
+def _insert_valid(rows: list[tuple]) -> None:
     try:
         _write(rows)
     except (DataError, IntegrityError):
@@ -224,7 +234,7 @@ def _insert(rows: list[tuple]) -> None:
             logger.exception("audit trail: an event the database refused was dropped: %.500r", rows[0])
             return
         for row in rows:  # each alone, in its own transaction: only the one refused is dropped
-            _insert([row])
+            _insert_valid([row])
 
 
 def _write(rows: list[tuple]) -> None:
@@ -257,37 +267,66 @@ def _fields() -> list[models.Field]:
     return [AuditEvent._meta.get_field(name) for name in COLUMNS]
 
 
+def _dated(row: tuple) -> tuple:
+    """``row`` with its time (seconds since the epoch, cheap to take on every download) as its column takes it.
+
+    Aware (UTC), or naive in the project's time zone without ``USE_TZ``.
+    """
+    at = datetime.fromtimestamp(row[0], UTC)
+    return (at if settings.USE_TZ else timezone.make_naive(at), *row[1:])
+
+
 def _valid(row: tuple) -> tuple:
     """``row`` with values its columns take.
 
     An address or an id that is none is left empty (and logged); text loses
     its NULs (which PostgreSQL refuses) and what its column cannot hold.
+    Every download's event comes through here, in the serving process: each
+    column's check is chosen once (:func:`_checks`), not per value.
     """
-    return tuple(_valid_value(field, value) for field, value in zip(_fields(), row, strict=True))
+    return tuple(None if value is None else check(value) for check, value in zip(_checks(), row, strict=True))
 
 
-def _valid_value(field: models.Field, value):
-    if value is None:
-        return None
+@functools.cache
+def _checks() -> tuple[Callable[[object], object], ...]:
+    return tuple(_check(field) for field in _fields())
+
+
+def _check(field: models.Field) -> Callable[[object], object]:
+    """The function that makes a value valid for ``field``: itself, a shortened or cleaned one, or None (logged)."""
     if isinstance(field, models.GenericIPAddressField):
-        valid = ip_address(str(value))
-    elif isinstance(field, models.UUIDField):
-        valid = _uuid(value)
-    elif isinstance(field, models.CharField):
-        return str(value).replace("\x00", "")[: field.max_length]
-    elif isinstance(field, models.PositiveSmallIntegerField):
-        valid = value if isinstance(value, int) and 0 <= value <= _LARGEST_SMALL_INTEGER else None
-    else:
-        return value
-    if valid is None:
-        logger.warning("audit trail: %s %.80r is not valid; the event is recorded without it", field.name, value)
-    return valid
+        return _logged(field, lambda value: ip_address(str(value)))
+    if isinstance(field, models.UUIDField):
+        return _logged(field, _uuid)
+    if isinstance(field, models.CharField):
+        length = field.max_length
+        return lambda value: str(value).replace("\x00", "")[:length]
+    if isinstance(field, models.PositiveSmallIntegerField):
+        return _logged(
+            field, lambda value: value if type(value) is int and 0 <= value <= _LARGEST_SMALL_INTEGER else None
+        )
+    return lambda value: value
+
+
+def _logged(field: models.Field, check: Callable[[object], object]) -> Callable[[object], object]:
+    def checked(value):
+        valid = check(value)
+        if valid is None:
+            logger.warning("audit trail: %s %.80r is not valid; the event is recorded without it", field.name, value)
+        return valid
+
+    return checked
 
 
 _LARGEST_SMALL_INTEGER = 32767
 
+# The form every id takes on the download path (files.download.access checks the path with it): no need to parse it.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
 
 def _uuid(value) -> str | None:
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
     except ValueError:
@@ -295,7 +334,7 @@ def _uuid(value) -> str | None:
 
 
 def _repeated(event: tuple) -> bool:
-    return event[2] == Outcome.REFUSED and _batch.repeats(event)
+    return event[2] == _REFUSED and _batch.repeats(event)
 
 
 def _label(content_type: ContentType) -> str:
@@ -322,7 +361,8 @@ class _Batch:
     REPEATS_LIMIT = 10_000
 
     def __init__(self) -> None:
-        self._events: list[tuple] = []
+        # Appended to without the lock (a deque's append and popleft are atomic): a download never waits for it.
+        self._events: collections.deque[tuple] = collections.deque()
         self._minute: int | None = None
         # A refusal (its row without time and count) -> [repeats since it was recorded, the last repeat's row].
         self._repeats: dict[tuple, list] = {}
@@ -331,8 +371,7 @@ class _Batch:
         self._stopping = threading.Event()
 
     def add(self, event: tuple) -> None:
-        with self._lock:
-            self._events.append(event)
+        self._events.append(event)
         self._soon()
 
     def repeats(self, event: tuple) -> bool:
@@ -353,19 +392,20 @@ class _Batch:
     def flush(self) -> int:
         """Write every waiting event, and the counts of a minute that has ended, now; return how many rows."""
         with self._lock:
-            if self._minute is not None and self._minute != _minute(timezone.now()):
+            if self._minute is not None and self._minute != _minute(_now()):
                 self._close_minute(None)
-            events, self._events = self._events, []
+            events = self._take()
         if not events:
             return 0
         try:
             _insert(events)
         except Exception:
             with self._lock:
-                self._events[:0] = events
+                self._events.extendleft(reversed(events))
                 dropped = len(self._events) - self.LIMIT
                 if dropped > 0:
-                    del self._events[:dropped]
+                    for _ in range(dropped):
+                        self._events.popleft()
                     logger.error("audit trail: %d download events dropped, the database refused them", dropped)
             raise
         return len(events)
@@ -384,7 +424,16 @@ class _Batch:
         """End the writer thread and drop what waits (tests start from a known state)."""
         self._stop_writer()
         with self._lock:
-            self._events, self._repeats, self._minute = [], {}, None
+            self._events, self._repeats, self._minute = collections.deque(), {}, None
+
+    def _take(self) -> list[tuple]:
+        """The waiting events, taken one by one: one added meanwhile is taken too, or left for the next flush."""
+        events = []
+        while True:
+            try:
+                events.append(self._events.popleft())
+            except IndexError:
+                return events
 
     def _close_minute(self, minute: int | None) -> None:
         """Queue one event for each refusal repeated in the minute that ends; start counting ``minute``'s."""
@@ -396,6 +445,8 @@ class _Batch:
         if conf.audit_flush_seconds() <= 0:
             self.flush()
             return
+        if self._writer is not None:
+            return  # running: the common case, without the lock
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
@@ -419,8 +470,13 @@ class _Batch:
         connection.close()  # what still waits, stop() writes in the caller's thread
 
 
-def _minute(at) -> int:
-    return int(at.timestamp()) // 60
+def _now() -> float:
+    """The time of an event, in seconds since the epoch: made into a date when it is written (:func:`_check`)."""
+    return time.time()
+
+
+def _minute(at: float) -> int:
+    return int(at) // 60
 
 
 def _stop_at_exit() -> None:

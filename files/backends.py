@@ -10,12 +10,11 @@ travel. Other storages read through ``open()`` and ``seek()``.
 import contextlib
 import ctypes
 import functools
-import io
 import os
 import platform
+import queue
 import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,25 +47,31 @@ class storage_errors(contextlib.ContextDecorator):  # named like contextlib.supp
         return False
 
 
-class StorageSlot:
+class StorageSlot(storage_errors):
     """One of a process's places for requests waiting on storage, taken for a ``with`` block.
 
     :class:`StorageUnavailable` when none frees up within ``wait`` seconds: a
-    stalled store then holds that many threads, never all of them. Holds no
-    state of its own, so one instance serves every thread.
+    stalled store then holds that many threads, never all of them; and, as
+    in :class:`storage_errors`, when storage fails inside the block. Holds no
+    state of its own, so one instance serves every thread. The places are
+    tokens in a ``SimpleQueue``: taking and giving one back are two calls in
+    C, where a semaphore costs a lock and a condition on every download.
     """
 
-    def __init__(self, slots: threading.BoundedSemaphore, wait: float) -> None:
+    def __init__(self, slots: queue.SimpleQueue, wait: float) -> None:
         self._slots, self._wait = slots, wait
 
     def __enter__(self) -> None:
-        if not self._slots.acquire(timeout=self._wait):
+        try:
+            self._slots.get(timeout=self._wait)
+        except queue.Empty:
             raise StorageUnavailable(
                 "every place for requests waiting on storage is taken: the store is slow or stalled"
-            )
+            ) from None
 
-    def __exit__(self, *exc) -> None:
-        self._slots.release()
+    def __exit__(self, kind, error, traceback) -> bool:
+        self._slots.put(None)
+        return error is not None and super().__exit__(kind, error, traceback)
 
 
 def storage_slot() -> StorageSlot:
@@ -75,9 +80,12 @@ def storage_slot() -> StorageSlot:
 
 
 @functools.lru_cache(maxsize=4)
-def storage_slots(limit: int) -> threading.BoundedSemaphore:
-    """The process's one semaphore for ``limit`` places (shared by every :class:`StorageSlot` of that limit)."""
-    return threading.BoundedSemaphore(limit)
+def storage_slots(limit: int) -> queue.SimpleQueue:
+    """The process's one queue of ``limit`` places (shared by every :class:`StorageSlot` of that limit)."""
+    slots: queue.SimpleQueue = queue.SimpleQueue()
+    for _ in range(limit):
+        slots.put(None)
+    return slots
 
 
 class FileSlice:
@@ -124,11 +132,43 @@ class _OpenFile(Blob):
         self._handle = handle
 
     def slice(self, first: int, last: int) -> FileSlice:
-        self._handle.seek(first, os.SEEK_SET)
+        if first:
+            self._handle.seek(first, os.SEEK_SET)
         return FileSlice(self._handle, last - first + 1)
 
     def close(self) -> None:
         self._handle.close()
+
+
+class _Descriptor(Blob):
+    """A file open for reading as a bare descriptor: what sendfile needs, without a Python file object.
+
+    ``open()``'s buffered file costs more than the system call that opens
+    the file, and a download that goes out through sendfile never uses it.
+    It is its slices' handle too; closing twice closes once (the blob and its
+    slice both may).
+    """
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def slice(self, first: int, last: int) -> FileSlice:
+        if first:
+            os.lseek(self._fd, first, os.SEEK_SET)
+        return FileSlice(self, last - first + 1)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def read(self, size: int) -> bytes:
+        return os.read(self._fd, size)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 class _RangedObject(Blob):
@@ -149,14 +189,24 @@ def open_blob(storage: Storage, name: str) -> Blob:
     that will be sent are the same open, of a path that must lie inside the
     storage root (see :class:`_Root`).
     """
+    return blob_opener(storage)(name)
+
+
+@functools.lru_cache(maxsize=16)
+def blob_opener(storage: Storage) -> Callable[[str], Blob]:
+    """:func:`open_blob` for one storage, its kind found once (a download asks for it every time)."""
     if hasattr(storage, "open_range"):
-        if not storage.exists(name):
-            raise FileNotFoundError(name)
-        return _RangedObject(storage, name)
+
+        def open_ranged(name: str) -> Blob:
+            if not storage.exists(name):
+                raise FileNotFoundError(name)
+            return _RangedObject(storage, name)
+
+        return open_ranged
     root = _local_root(storage)
     if root is None:
-        return _OpenFile(storage.open(name, "rb"))
-    return _OpenFile(io.FileIO(root.open(name), "rb"))
+        return lambda name: _OpenFile(storage.open(name, "rb"))
+    return lambda name: _Descriptor(root.open(name))
 
 
 class _Root:
@@ -177,14 +227,14 @@ class _Root:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
-    def __del__(self) -> None:
+    def __del__(self, close=os.close) -> None:  # ``os`` may be gone when the interpreter exits
         if hasattr(self, "fd"):  # not when the folder could not be opened
-            os.close(self.fd)
+            close(self.fd)
 
     def open(self, name: str) -> int:
         """A descriptor of the file ``name`` (``/``-separated) for reading; FileNotFoundError if missing or a link."""
         parts = name.split("/")
-        if any(part in {"", os.curdir, os.pardir} for part in parts):
+        if "" in parts or os.curdir in parts or os.pardir in parts:
             raise FileNotFoundError(name)
         try:
             return _openat2(self.fd, name) if _HAS_OPENAT2 else self._open_by_level(parts)
@@ -227,12 +277,13 @@ class _OpenHow(ctypes.Structure):
 _SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(platform.machine())
 _RESOLVE_NO_MAGICLINKS, _RESOLVE_NO_SYMLINKS, _RESOLVE_BENEATH = 0x02, 0x04, 0x08
 _HOW = _OpenHow(_READ, 0, _RESOLVE_BENEATH | _RESOLVE_NO_SYMLINKS | _RESOLVE_NO_MAGICLINKS)
+_HOW_REF, _HOW_SIZE = ctypes.byref(_HOW), ctypes.sizeof(_HOW)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _openat2(directory: int, name: str) -> int:
     """``openat2(directory, name, _HOW)``: a descriptor, or OSError with the kernel's errno."""
-    descriptor = _libc.syscall(_SYS_OPENAT2, directory, name.encode(), ctypes.byref(_HOW), ctypes.sizeof(_HOW))
+    descriptor = _libc.syscall(_SYS_OPENAT2, directory, name.encode(), _HOW_REF, _HOW_SIZE)
     if descriptor < 0:
         number = ctypes.get_errno()
         raise OSError(number, os.strerror(number), name)

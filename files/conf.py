@@ -2,6 +2,10 @@
 
 Reading at call time (rather than at import) keeps ``override_settings``
 working in tests and lets a host project set any of them in its settings.
+A value read is remembered until a setting changes (``setting_changed``,
+which only tests send): the download path asks several on every request,
+and a setting the project leaves at its default costs Django a caught
+``AttributeError`` each time.
 """
 
 import functools
@@ -15,6 +19,7 @@ from types import MappingProxyType
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from files.content.kinds import KINDS
@@ -85,7 +90,21 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
 
 def setting(name: str):
     """The value of the files setting ``name``: the project's, else its default."""
-    return getattr(settings, name, DEFAULTS[name])
+    try:
+        return _read[name]
+    except KeyError:
+        value = _read[name] = getattr(settings, name, DEFAULTS[name])
+        return value
+
+
+_read: dict[str, object] = {}
+
+
+def _forget(**kwargs) -> None:
+    _read.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="files.conf")
 
 
 def categories() -> tuple[str, ...]:

@@ -24,6 +24,7 @@ import hashlib
 import io
 import logging
 import uuid
+from typing import IO
 
 from django.core.files.base import ContentFile
 from django.db.models import F
@@ -111,10 +112,12 @@ def _picture(file: File) -> tuple[Image.Image, dict]:
     box = _largest_box()
     if file.media_type in _WORD:
         return _word_icon(box), {}
-    data = _read_original(file)
     if file.media_type == _PDF:
-        return _pdf_page_one(data, box)
-    return _image(data, box)
+        # pypdfium2 reads only the parts page 1 needs, from the stored file: a large PDF is never all in memory
+        # (on local disk; django-storages' S3 file holds an object's bytes once read).
+        with conf.storage().open(file.blob_name, "rb") as stored:
+            return _pdf_page_one(stored, box)
+    return _image(_read_original(file), box)
 
 
 def _read_original(file: File) -> bytes:
@@ -143,11 +146,11 @@ def _image(data: bytes, box: tuple[int, int]) -> tuple[Image.Image, dict]:
     return upright, {"width": width, "height": height}
 
 
-def _pdf_page_one(data: bytes, box: tuple[int, int]) -> tuple[Image.Image, dict]:
+def _pdf_page_one(stored: IO[bytes], box: tuple[int, int]) -> tuple[Image.Image, dict]:
     import pypdfium2
 
     try:
-        document = pypdfium2.PdfDocument(data)
+        document = pypdfium2.PdfDocument(stored)
         try:
             pages = len(document)
             if not pages:

@@ -61,6 +61,10 @@ class UploadLengthExceeded(Exception):
     """Bytes sent to a resumable upload past the length announced at its creation."""
 
 
+class UploadChecksumMismatch(Exception):
+    """A resumable upload's chunk whose bytes do not have the checksum its client sent: it is not kept."""
+
+
 class UploadNotFound(Exception):
     """A resumable upload that does not exist, has expired, or is another user's."""
 

@@ -1,5 +1,8 @@
 """Signal receivers: a record's deletion takes its files with it."""
 
+from functools import partial
+
+from django.db import transaction
 from django.db.models.signals import post_delete, pre_delete
 
 from files.download.access import forget_token
@@ -17,9 +20,14 @@ def delete_owner_files(sender, instance, **kwargs) -> None:
     owner_files_delete_with(owner=instance)
 
 
-def forget_deleted_token(sender, instance, **kwargs) -> None:
-    """A deleted token stops opening files at once in this process (others: within the auth cache time)."""
+def forget_deleted_token(sender, instance, using, **kwargs) -> None:
+    """A deleted token stops opening files at once in this process (others: within the auth cache time).
+
+    Forgotten now, for this thread, and again once the deletion commits: until then other requests still
+    read the token from the database, and would remember it (and its downloads) for the auth cache time.
+    """
     forget_token(instance.key)
+    transaction.on_commit(partial(forget_token, instance.key), using=using)
 
 
 def connect_owner_receivers() -> None:

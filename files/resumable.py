@@ -6,11 +6,13 @@ only, named from the upload's id). Chunks are appended as they stream in,
 synced to disk, and only then is the row's ``offset`` moved on, in the same
 transaction that holds the row locked: two requests never write one upload at
 once, and an offset that was saved always has its bytes on disk. Bytes past the
-saved offset (a request that failed after writing) are cut off by the next
-write. The complete bytes go through :func:`files.services.files_attach`:
+saved offset (a request that failed after writing, or whose chunk did not
+have the checksum its client sent) are cut off by the next write. The
+complete bytes go through :func:`files.services.files_attach`:
 every content check, limit and job of a plain upload.
 """
 
+import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,10 +23,20 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from files import conf
-from files.exceptions import FileRejected, FileTooLarge, UploadLengthExceeded, UploadNotFound, UploadOffsetMismatch
+from files.exceptions import (
+    FileRejected,
+    FileTooLarge,
+    UploadChecksumMismatch,
+    UploadLengthExceeded,
+    UploadNotFound,
+    UploadOffsetMismatch,
+)
 from files.models import File, ResumableUpload
 from files.services import files_attach
 from files.uploads import upload_temp_dir
+
+#: The checksums a chunk may carry (tus's checksum extension; sha1 is the one every server must know).
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
 
 
 def staging_dir() -> Path:
@@ -76,13 +88,24 @@ def resumable_get(*, upload_id, owner: models.Model, user) -> ResumableUpload:
     return upload
 
 
-def resumable_append(*, upload_id, owner: models.Model, user, offset: int, chunks: Iterable[bytes]) -> ResumableUpload:
+def resumable_append(
+    *,
+    upload_id,
+    owner: models.Model,
+    user,
+    offset: int,
+    chunks: Iterable[bytes],
+    checksum: tuple[str, bytes] | None = None,
+) -> ResumableUpload:
     """Append ``chunks`` at ``offset`` (which must be the bytes received so far); make the File at the last byte.
 
     Raises :class:`UploadOffsetMismatch` for another offset (or an upload
     already complete), :class:`UploadLengthExceeded` for bytes past its
-    length. A file the content checks refuse (:class:`FileRejected`) ends
-    the upload: its row and staged bytes are removed.
+    length. ``checksum`` is an algorithm of :data:`CHECKSUM_ALGORITHMS` and
+    the digest the chunk must have: when it has another (a corrupted or cut
+    off chunk), nothing of it counts (:class:`UploadChecksumMismatch`). A
+    file the content checks refuse (:class:`FileRejected`) ends the upload:
+    its row and staged bytes are removed.
     """
     rejected = None
     with transaction.atomic():
@@ -92,7 +115,7 @@ def resumable_append(*, upload_id, owner: models.Model, user, offset: int, chunk
         if upload.file_id is not None or offset != upload.offset:
             raise UploadOffsetMismatch(upload.offset)
         staged = staging_path(upload)  # before a delete forgets the id
-        upload.offset = _write(upload, chunks)
+        upload.offset = _write(upload, chunks, checksum)
         upload.expires_at = timezone.now() + conf.resumable_lifetime()
         if upload.offset == upload.length:
             try:
@@ -109,8 +132,13 @@ def resumable_append(*, upload_id, owner: models.Model, user, offset: int, chunk
     return upload
 
 
-def _write(upload: ResumableUpload, chunks: Iterable[bytes]) -> int:
-    """Append ``chunks`` to the staging file at the saved offset, synced to disk; the new offset."""
+def _write(upload: ResumableUpload, chunks: Iterable[bytes], checksum: tuple[str, bytes] | None) -> int:
+    """Append ``chunks`` to the staging file at the saved offset, synced to disk; the new offset.
+
+    The chunk's bytes are hashed as they are written when ``checksum`` asks;
+    a mismatch raises before the new offset is saved.
+    """
+    digest = hashlib.new(checksum[0]) if checksum else None
     try:
         staging = staging_path(upload).open("r+b")
     except FileNotFoundError:
@@ -124,6 +152,10 @@ def _write(upload: ResumableUpload, chunks: Iterable[bytes]) -> int:
             if offset > upload.length:
                 raise UploadLengthExceeded(upload.length)
             staging.write(chunk)
+            if digest is not None:
+                digest.update(chunk)
+        if digest is not None and digest.digest() != checksum[1]:
+            raise UploadChecksumMismatch(checksum[0])
         staging.flush()
         os.fsync(staging.fileno())
     return offset

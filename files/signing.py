@@ -34,6 +34,9 @@ class SignedQuery:
         return f"expires={self.expires}&issued_to={self.issued_to}&signature={self.signature}"
 
 
+EXPIRED = "File URL has expired"
+
+
 class InvalidSignature(Exception):
     """A signed URL that was altered, made with an unknown key, or has expired."""
 
@@ -70,9 +73,14 @@ def verify(
             break
     else:
         raise InvalidSignature("Invalid file URL signature")
-    if expiry <= (time.time() if now is None else now):
-        raise InvalidSignature("File URL has expired")
+    if seconds_left(expiry, now=now) <= 0:
+        raise InvalidSignature(EXPIRED)
     return expiry
+
+
+def seconds_left(expiry: int, *, now: float | None = None) -> float:
+    """How long a URL valid until ``expiry`` stays valid; 0 or less once it has expired."""
+    return expiry - (time.time() if now is None else now)
 
 
 def export_signature(*, export_id: str, expires: int, issued_to: str, secret: str | None = None) -> str:
@@ -96,6 +104,8 @@ def export_verify(*, export_id: str, expires: str, issued_to: str, signature: st
     return expiry
 
 
+# A page asks for the same thumbnails' URLs again and again: a URL's signature is computed once, not per download.
+@functools.lru_cache(maxsize=4096)
 def _signature(file_id: str, entity_id: str, extension: str, expires: int, issued_to: str, secret: str) -> str:
     message = f"{file_id}/{entity_id}/{extension}/{expires}/{issued_to}"
     return hmac.new(_key(secret), message.encode(), hashlib.sha256).hexdigest()

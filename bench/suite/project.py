@@ -31,6 +31,7 @@ from .nginx import shipped_site, start_nginx
 from .peers import GUNICORN_WORKER
 
 DB_NAME = "clinic_bench"
+BROKER = "redis://127.0.0.1:6379/15"
 PG = ["-h", "127.0.0.1", "-U", "postgres"]
 
 
@@ -53,6 +54,10 @@ def project_env(tmp: Path, mode: str, extra: dict | None = None) -> dict:
         FILES_MAX_UPLOAD_SIZE=str(2 * GIB),
         FILES_MAX_REQUEST_SIZE=str(2 * GIB),
         FILES_SERVE_MODE=mode,
+        # As in production, the web worker only queues the jobs (scans, thumbnails, previews): no Celery worker
+        # runs, and bench/run empties this Redis database at the end. Without a broker they would run in the
+        # request, and the upload's peak RSS would be a preview's.
+        CELERY_BROKER_URL=BROKER,
         FILES_ACCEL_PREFIX="/_protected_files/",
         GUNICORN_ACCESS_LOG="",  # gunicorn.conf.py: empty turns the access log off
     )

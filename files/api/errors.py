@@ -26,6 +26,7 @@ from files.exceptions import (
     FileTooLarge,
     ReplaceNotPermitted,
     StorageUnavailable,
+    UploadChecksumMismatch,
     UploadExpired,
     UploadLengthExceeded,
     UploadNotFound,
@@ -54,6 +55,14 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body is too large"
     default_code = "payload_too_large"
+
+
+class ChecksumMismatch(exceptions.APIException):
+    """tus's own status for a chunk that does not have the checksum its client sent (the checksum extension)."""
+
+    status_code = 460
+    default_detail = "Checksum mismatch"
+    default_code = "checksum_mismatch"
 
 
 class OnHold(exceptions.APIException):
@@ -102,6 +111,8 @@ def api_exception(exc: Exception) -> Exception:
         return Conflict(f"Upload-Offset must be {exc.args[0]}, the bytes received so far")
     if isinstance(exc, UploadNotFound):
         return exceptions.NotFound("Upload not found")
+    if isinstance(exc, UploadChecksumMismatch):
+        return ChecksumMismatch(f"The chunk's bytes do not have its Upload-Checksum ({exc.args[0]}); none were kept")
     if isinstance(exc, UploadExpired):
         return Gone()
     if isinstance(exc, UploadNotReceived):

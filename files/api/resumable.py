@@ -1,4 +1,4 @@
-"""Resumable uploads over the tus 1.0 protocol (core, creation, termination, expiration), for Uppy and tus clients.
+"""Resumable uploads over the tus 1.0 protocol (core, creation, termination, expiration, checksum), for tus clients.
 
 ``/api/{records}/{id}/uploads/`` (OPTIONS, POST) and ``.../uploads/{upload_id}/``
 (HEAD, PATCH, DELETE); the rules are in :mod:`files.resumable`. Every request
@@ -8,6 +8,7 @@ creator. Errors keep the API's format, with tus's status codes.
 
 import base64
 import binascii
+import hashlib
 
 from django.urls import reverse
 from django.utils.http import http_date
@@ -18,12 +19,18 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from files import conf
-from files.api.errors import RequestValidationError, parse_uuid
+from files.api.errors import ChecksumMismatch, RequestValidationError, parse_uuid
 from files.policy import ADD
-from files.resumable import resumable_append, resumable_create, resumable_delete, resumable_get
+from files.resumable import (
+    CHECKSUM_ALGORITHMS,
+    resumable_append,
+    resumable_create,
+    resumable_delete,
+    resumable_get,
+)
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,termination,expiration"
+TUS_EXTENSIONS = "creation,termination,expiration,checksum"
 CHUNK_MEDIA_TYPE = "application/offset+octet-stream"
 #: Bytes read from the request body at a time: a chunk of any size never sits whole in memory.
 READ_SIZE = 64 * 1024
@@ -67,6 +74,23 @@ def _metadata(request) -> dict[str, str]:
         except (binascii.Error, UnicodeDecodeError):
             raise _header_error("Upload-Metadata", f"{key}: not base64 of UTF-8 text") from None
     return pairs
+
+
+def _checksum(request) -> tuple[str, bytes] | None:
+    """``Upload-Checksum``: an algorithm of :data:`CHECKSUM_ALGORITHMS`, a space, the chunk's digest in base64."""
+    value = request.headers.get("Upload-Checksum")
+    if value is None:
+        return None
+    algorithm, _, encoded = value.strip().partition(" ")
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise _header_error("Upload-Checksum", f"The algorithm must be one of {', '.join(CHECKSUM_ALGORITHMS)}")
+    try:
+        digest = base64.b64decode(encoded.strip(), validate=True)
+    except binascii.Error:
+        digest = b""
+    if len(digest) != hashlib.new(algorithm).digest_size:
+        raise _header_error("Upload-Checksum", f"The digest must be a {algorithm} digest in base64")
+    return algorithm, digest
 
 
 def _body_chunks(request):
@@ -114,7 +138,11 @@ class ResumableUploadsMixin:
         if request.method == "OPTIONS":
             return Response(
                 status=204,
-                headers={"Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": str(conf.max_upload_size())},
+                headers={
+                    "Tus-Extension": TUS_EXTENSIONS,
+                    "Tus-Max-Size": str(conf.max_upload_size()),
+                    "Tus-Checksum-Algorithm": ",".join(CHECKSUM_ALGORITHMS),
+                },
             )
         owner = self._tus_request(request)
         length = _count(request, "Upload-Length")
@@ -164,7 +192,12 @@ class ResumableUploadsMixin:
             raise exceptions.UnsupportedMediaType(request.content_type)
         offset = _count(request, "Upload-Offset")
         upload = resumable_append(
-            upload_id=upload_id, owner=owner, user=request.user, offset=offset, chunks=_body_chunks(request)
+            upload_id=upload_id,
+            owner=owner,
+            user=request.user,
+            offset=offset,
+            chunks=_body_chunks(request),
+            checksum=_checksum(request),
         )
         headers = {"Upload-Offset": str(upload.offset), **_expiry(upload)}
         if upload.file_id is not None:
@@ -178,6 +211,8 @@ class ResumableUploadsMixin:
             response["Tus-Resumable"] = TUS_VERSION
             if request.method == "OPTIONS" or response.status_code == 412:
                 response["Tus-Version"] = TUS_VERSION
+            if response.status_code == ChecksumMismatch.status_code:
+                response.reason_phrase = "Checksum Mismatch"  # tus's name; HTTP has none for 460
         return response
 
 

@@ -22,7 +22,6 @@ the database is down (it needs no query); any other is 503.
 import json
 import logging
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ from files import conf, limits, signing
 from files.audit import Action, Attempt, context_of
 from files.caching import BoundedCache
 from files.download import config
-from files.download.serving import Reply, derivative_meta, error_reply, file_meta, reply
+from files.download.serving import FileMeta, Reply, derivative_meta, error_reply, file_meta, reply
 from files.download.versions import VERSION_ENDING, version_meta
 from files.exceptions import (
     DATABASE_UNAVAILABLE,
@@ -93,6 +92,44 @@ _principals: BoundedCache[Principal | None] = BoundedCache(size=20_000, ttl=conf
 _decisions: BoundedCache[bool] = BoundedCache(size=100_000, ttl=conf.auth_cache_seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A download every rule allowed: what to serve, and whom the audit trail names.
+
+    Remembered by credential and path (see :func:`_grant_key`) while the
+    answers it was decided from are (``files.caching``): a page's second
+    request for the same thumbnail repeats none of the checks' work, and is
+    refused as soon as any of them would be. Only the URL's expiry and the
+    bytes' presence are asked again on every download.
+    """
+
+    meta: FileMeta
+    user_id: str
+    username: str
+    issued_to: str
+    record_type: str
+    #: A signed URL's expiry (Unix time); None for a token or a session, which are revalidated every time.
+    expiry: int | None
+
+    def named_in(self, attempt: Attempt) -> "Grant":
+        """Have ``attempt`` name this grant's user, file and record; the grant itself."""
+        attempt.user_id, attempt.username, attempt.issued_to = self.user_id, self.username, self.issued_to
+        attempt.file_id, attempt.record_type, attempt.record_id = self.meta.id, self.record_type, self.meta.entity_id
+        return self
+
+
+class _Refused(Exception):
+    """The rules said no: ``reply`` is the answer."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+# Keyed by the request's own credential (a signed URL's query, a token header) and path: a credential that changes
+# (another user's token, a URL signed again) is another key, and its grant is decided anew.
+_grants: BoundedCache[Grant] = BoundedCache(size=20_000, ttl=conf.auth_cache_seconds)
+
+
 def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply:
     """The whole answer to a request for the file at ``path`` (after the download prefix), audited.
 
@@ -102,15 +139,59 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
     if environ.get("REQUEST_METHOD") not in {"GET", "HEAD"}:
         return error_reply(405, f'Method "{environ.get("REQUEST_METHOD")}" not allowed.', [("Allow", "GET, HEAD")])
     signed = "signature=" in environ.get("QUERY_STRING", "")
-    attempt = Attempt(Action.DOWNLOAD, context=context_of(environ, signed=signed))
+    attempt = Attempt(_DOWNLOAD, context=context_of(environ, signed=signed))
     try:
-        answer = _answer(environ, path, user, attempt, signed=signed)
+        answer = _served(_grant(environ, path, user, attempt, signed=signed), environ)
+    except _Refused as refusal:
+        answer = refusal.reply
     except (StorageUnavailable, OperationalError, InterfaceError) as error:
         answer = unavailable_reply(error)
     if answer.status in limits.COUNTED_STATUSES:
         answer, attempt = _throttled(answer, attempt)
     attempt.record_soon(status=answer.status, detail=_detail(answer) or ("" if attempt.file_id else path))
     return answer
+
+
+_DOWNLOAD = Action.DOWNLOAD  # a module's name is found faster than an enum's member, on every download
+
+
+def _served(grant: Grant, environ: Mapping[str, str]) -> Reply:
+    """The file's bytes as the serving mode sends them; 403 once a signed URL has expired, 404 once they are gone."""
+    max_age = None
+    if grant.expiry is not None:
+        left = signing.seconds_left(grant.expiry)
+        if left <= 0:
+            raise _Refused(error_reply(403, signing.EXPIRED))
+        max_age = int(left)
+    return reply(grant.meta, environ, max_age=max_age) or error_reply(404, FILE_NOT_FOUND)
+
+
+def _grant(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, signed: bool) -> Grant:
+    """What the request may download, remembered (a session's is decided every time); raises :class:`_Refused`."""
+    key = _grant_key(environ, path, signed=signed)
+    if key is None:
+        return _decide(environ, path, user, attempt, signed=signed)
+    return _grants.get_or_set(key, lambda: _decide(environ, path, user, attempt, signed=signed)).named_in(attempt)
+
+
+def _grant_key(environ: Mapping[str, str], path: str, *, signed: bool) -> tuple | None:
+    """A signed URL's path and query, or a token header's path and header; None for anything else (a session).
+
+    A credential is remembered only as long as a real one is: one user's
+    padded or junk-laden variants of their own URL or header would otherwise
+    each take a cache entry of the request line's size.
+    """
+    if signed:
+        query = environ["QUERY_STRING"]
+        return (path, query) if len(query) <= _LONGEST_REMEMBERED else None
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    if header[:6].lower() == "token " and len(header) <= _LONGEST_REMEMBERED:
+        return (path, None, header)
+    return None
+
+
+# A signed URL's query is about 110 characters (with download=1, 121), a token header 46.
+_LONGEST_REMEMBERED = 256
 
 
 def _throttled(answer: Reply, attempt: Attempt) -> tuple[Reply, Attempt]:
@@ -121,21 +202,20 @@ def _throttled(answer: Reply, attempt: Attempt) -> tuple[Reply, Attempt]:
     return error_reply(429, str(Throttled(wait).detail), [("Retry-After", str(wait))]), attempt.throttled()
 
 
-def _answer(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, signed: bool) -> Reply:
+def _decide(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, signed: bool) -> Grant:
+    """Every rule, in order: a well-formed path, a credential, the user's role, the file, its policy, its scan."""
     match = FILE_PATH.fullmatch(path)
     if match is None:
-        return error_reply(404, FILE_NOT_FOUND)
+        raise _Refused(error_reply(404, FILE_NOT_FOUND))
     attempt.file_id, attempt.record_id = match["file_id"], match["entity_id"]
     if signed:
-        return _signed_reply(environ, match, _query_values(environ["QUERY_STRING"]), attempt)
+        return _signed_grant(match, _query_values(environ["QUERY_STRING"]), attempt)
     principal = _token_principal(environ) if "HTTP_AUTHORIZATION" in environ else None
-    if isinstance(principal, Reply):
-        return principal
     principal = principal or (user if user is not None and user.is_authenticated else None)
     if principal is None:
-        return error_reply(401, "Not authenticated", _CHALLENGE)
+        raise _Refused(error_reply(401, "Not authenticated", _CHALLENGE))
     attempt.by(principal)
-    return _authorised_reply(environ, match, principal, attempt)
+    return _authorised_grant(match, principal, attempt)
 
 
 def unavailable_reply(error: Exception) -> Reply | None:
@@ -168,7 +248,7 @@ def _query_values(query: str) -> dict[str, str]:
     return values
 
 
-def _signed_reply(environ, match: re.Match, query: dict[str, str], attempt: Attempt) -> Reply:
+def _signed_grant(match: re.Match, query: dict[str, str], attempt: Attempt) -> Grant:
     issued_to = query.get("issued_to", "")
     try:
         expiry = signing.verify(
@@ -182,13 +262,13 @@ def _signed_reply(environ, match: re.Match, query: dict[str, str], attempt: Atte
     except signing.InvalidSignature as error:
         # Anyone can write any id in a URL: only a verified signature says whom it was issued to.
         attempt.claimed_issued_to = issued_to
-        return error_reply(403, str(error))
+        raise _Refused(error_reply(403, str(error))) from None
     attempt.issued_to = issued_to
     principal = _principals.get_or_set(("user", issued_to), lambda: _load_user(issued_to))
     if principal is None:
-        return error_reply(403, "Permission denied")
+        raise _Refused(error_reply(403, "Permission denied"))
     # The URL's user may have been deactivated, or lost their role or their reach to the record, since.
-    return _authorised_reply(environ, match, principal, attempt, max_age=int(expiry - time.time()))
+    return _authorised_grant(match, principal, attempt, expiry=expiry)
 
 
 def _load_user(pk: str) -> Principal | None:
@@ -197,22 +277,22 @@ def _load_user(pk: str) -> Principal | None:
     return Principal.of(user) if user is not None else None
 
 
-def _authorised_reply(environ, match: re.Match, principal, attempt: Attempt, *, max_age: int | None = None) -> Reply:
+def _authorised_grant(match: re.Match, principal, attempt: Attempt, *, expiry: int | None = None) -> Grant:
     policy = config.current().policy
     if not policy.user_has_permission(principal, VIEW):
-        return error_reply(403, "Permission denied")
+        raise _Refused(error_reply(403, "Permission denied"))
     meta = _meta(match)
     if meta is None:
-        return error_reply(404, FILE_NOT_FOUND)
+        raise _Refused(error_reply(404, FILE_NOT_FOUND))
     attempt.on(meta)
     allowed = _decisions.get_or_set(
         (principal.pk, meta.id), lambda: policy.user_has_permission_for_file(principal, VIEW, meta)
     )
     if not allowed:
-        return error_reply(403, "Permission denied")
+        raise _Refused(error_reply(403, "Permission denied"))
     if not scan_allows_read(user=principal, file=meta):
-        return error_reply(403, NOT_SCANNED)
-    return reply(meta, environ, max_age=max_age) or error_reply(404, FILE_NOT_FOUND)
+        raise _Refused(error_reply(403, NOT_SCANNED))
+    return Grant(meta, attempt.user_id, attempt.username, attempt.issued_to, attempt.record_type, expiry)
 
 
 def _meta(match: re.Match):
@@ -228,18 +308,18 @@ def _meta(match: re.Match):
         return None
 
 
-def _token_principal(environ) -> Principal | Reply | None:
-    """The principal of an ``Authorization: Token <key>`` header, a 401 reply, or None for another scheme."""
+def _token_principal(environ) -> Principal | None:
+    """The principal of a ``Token <key>`` header, or None for another scheme; raises :class:`_Refused` (401)."""
     scheme, _, key = environ["HTTP_AUTHORIZATION"].partition(" ")
     if scheme.lower() != "token":
         return None
     key = key.strip()
     if not key or " " in key:
-        return error_reply(401, "Invalid token header.", _CHALLENGE)
+        raise _Refused(error_reply(401, "Invalid token header.", _CHALLENGE))
     try:
         return _principals.get_or_set(key, lambda: _load_principal(key))
     except AuthenticationFailed as error:
-        return error_reply(401, str(error.detail), _CHALLENGE)
+        raise _Refused(error_reply(401, str(error.detail), _CHALLENGE)) from None
 
 
 def _load_principal(key: str) -> Principal:
@@ -250,3 +330,4 @@ def _load_principal(key: str) -> Principal:
 def forget_token(key: str) -> None:
     """Stop trusting a token at once in this process (other processes: within the cache time)."""
     _principals.discard(key)
+    _grants.clear()  # they are keyed by the header that carried the token; a deleted token is rare

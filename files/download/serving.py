@@ -109,8 +109,31 @@ class FileMeta:
     def content_security_policy(self) -> str:
         return PDF_CONTENT_SECURITY_POLICY if self.media_type == PDF else CONTENT_SECURITY_POLICY
 
+    # Every download of the file carries the same headers but Cache-Control and the serving mode's:
+    # made once, while the metadata is cached.
+    @cached_property
+    def validators(self) -> tuple[tuple[str, str], ...]:
+        return (("ETag", self.etag), ("Last-Modified", self.last_modified))
 
-@dataclass
+    @cached_property
+    def inline_headers(self) -> tuple[tuple[str, str], ...]:
+        return self._representation_headers(self.inline_disposition)
+
+    @cached_property
+    def attachment_headers(self) -> tuple[tuple[str, str], ...]:
+        return self._representation_headers(self.attachment_disposition)
+
+    def _representation_headers(self, disposition: str) -> tuple[tuple[str, str], ...]:
+        return (
+            ("Content-Type", self.media_type),
+            ("Content-Disposition", disposition),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", self.content_security_policy),
+            ("Referrer-Policy", "no-referrer"),
+        )
+
+
+@dataclass(slots=True)
 class Reply:
     """A response in WSGI terms: status, headers and an iterable body (a FileSlice for sendfile)."""
 
@@ -197,11 +220,8 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
     """
     settings = config.current()
     # Bounded, and with the store's own timeouts: a stalled store holds a few threads, never all.
-    with settings.storage_slot, _STORAGE_ERRORS:
+    with settings.storage_slot:
         return _stored_reply(meta, environ, max_age, settings)
-
-
-_STORAGE_ERRORS = backends.storage_errors()
 
 
 def _stored_reply(
@@ -227,10 +247,32 @@ def _stored_reply(
 def _reply(
     meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, str], max_age: int | None, server: "Server"
 ) -> Reply:
-    method = environ.get("REQUEST_METHOD", "GET")
-    validators = [("ETag", meta.etag), ("Last-Modified", meta.last_modified), _cache_control(max_age)]
-    status = http.check_preconditions(
-        method=method,
+    validators = [*meta.validators, _cache_control(max_age)]
+    if _is_conditional(environ):
+        status = _precondition_status(meta, environ)
+        if status == 304:
+            return Reply(304, validators, [])
+        if status == 412:
+            return error_reply(412, "Precondition failed")
+    query = environ.get("QUERY_STRING", "")
+    download = "download=1" in query and "download=1" in query.split("&")
+    headers = [*validators, *(meta.attachment_headers if download else meta.inline_headers)]
+    return server.send(meta, blob, storage, environ, headers)
+
+
+def _is_conditional(environ: Mapping[str, str]) -> bool:
+    # Most downloads are not, and skip the conditional-request rules.
+    return (
+        "HTTP_IF_NONE_MATCH" in environ
+        or "HTTP_IF_MODIFIED_SINCE" in environ
+        or "HTTP_IF_MATCH" in environ
+        or "HTTP_IF_UNMODIFIED_SINCE" in environ
+    )
+
+
+def _precondition_status(meta: FileMeta, environ: Mapping[str, str]) -> int | None:
+    return http.check_preconditions(
+        method=environ.get("REQUEST_METHOD", "GET"),
         if_match=environ.get("HTTP_IF_MATCH"),
         if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
         if_modified_since=environ.get("HTTP_IF_MODIFIED_SINCE"),
@@ -238,20 +280,6 @@ def _reply(
         etag=meta.etag,
         last_modified=meta.modified,
     )
-    if status == 304:
-        return Reply(304, validators, [])
-    if status == 412:
-        return error_reply(412, "Precondition failed")
-    download = "download=1" in environ.get("QUERY_STRING", "").split("&")
-    headers = [
-        *validators,
-        ("Content-Type", meta.media_type),
-        ("Content-Disposition", meta.attachment_disposition if download else meta.inline_disposition),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Content-Security-Policy", meta.content_security_policy),
-        ("Referrer-Policy", "no-referrer"),
-    ]
-    return server.send(meta, blob, storage, environ, headers)
 
 
 def error_reply(status: int, detail: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -289,7 +317,9 @@ class StreamServer(Server):
     def send(self, meta, blob, storage, environ, headers) -> Reply:
         headers.append(("Accept-Ranges", "bytes"))
         ranges = None
-        if http.if_range_allows_partial(environ.get("HTTP_IF_RANGE"), etag=meta.etag, last_modified=meta.modified):
+        if "HTTP_RANGE" in environ and http.if_range_allows_partial(
+            environ.get("HTTP_IF_RANGE"), etag=meta.etag, last_modified=meta.modified
+        ):
             try:
                 ranges = http.parse_range(environ.get("HTTP_RANGE"), meta.size)
             except http.RangeNotSatisfiable:

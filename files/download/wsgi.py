@@ -32,11 +32,11 @@ class FilesFastPath:
         self.application = application
 
     def __call__(self, environ, start_response):
-        if not self._decides(environ):
+        settings = config.current()
+        if not self._decides(environ, settings):
             return self.application(environ, start_response)
-        take_load_count()
         try:
-            answer = download_reply(environ, path=environ["PATH_INFO"][len(config.current().download_prefix) :])
+            answer = download_reply(environ, path=environ["PATH_INFO"][len(settings.download_prefix) :])
         except Exception as error:
             # An audit event that cannot be written (FILES_AUDIT_FLUSH_SECONDS=0, database down) is an outage too.
             answer = unavailable_reply(error)
@@ -52,8 +52,7 @@ class FilesFastPath:
         return send(answer, environ, start_response)
 
     @staticmethod
-    def _decides(environ) -> bool:
-        settings = config.current()
+    def _decides(environ, settings: config.DownloadConfig) -> bool:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(settings.download_prefix) or path.startswith(settings.delete_prefix):
             return False
@@ -73,9 +72,12 @@ def request_host(environ, settings: config.DownloadConfig) -> str:
     return environ["HTTP_HOST"] if "HTTP_HOST" in environ else environ.get("SERVER_NAME", "")
 
 
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
 def send(answer: Reply, environ, start_response):
     """Hand a reply to the WSGI server; a file slice goes through its ``wsgi.file_wrapper`` (sendfile)."""
-    start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", answer.headers)
+    start_response(_STATUS_LINES[answer.status], answer.headers)
     if isinstance(answer.body, FileSlice) and "wsgi.file_wrapper" in environ:
         return environ["wsgi.file_wrapper"](answer.body, CHUNK)
     return answer.body

@@ -184,7 +184,7 @@ def test_the_scan_finds_what_settings_read_directly_and_through_helpers(app_read
 
 
 def test_compose_starts_database_store_bucket_init_cache_app_nginx_and_the_jobs(services):
-    assert set(services) == {"db", "minio", "minio-init", "redis", "app", "nginx", "worker", "beat"}
+    assert set(services) == {"db", "minio", "minio-init", "redis", "app", "nginx", "worker", "beat", "clamav"}
     assert services["redis"]["image"].startswith("redis:")
     assert services["db"]["image"].startswith("postgres:16")
     assert services["minio"]["image"].split(":")[0].endswith("minio/minio")
@@ -254,6 +254,14 @@ def test_the_app_shares_its_throttle_counts_in_the_redis_service(services):
     assert (url.scheme, url.hostname, url.port or 6379) == ("redis", "redis", 6379)
     assert services["redis"]["healthcheck"]["test"][1:] == ["redis-cli", "ping"]
     assert not services["redis"].get("ports")  # reached by the app only
+
+
+def test_new_files_are_scanned_by_the_clamav_service_on_its_tcp_port(services):
+    clamd = urlsplit(environment(services["app"])["FILES_CLAMD"])
+    assert (clamd.scheme, clamd.hostname, clamd.port) == ("tcp", "clamav", 3310)
+    assert services["clamav"]["image"].split(":")[0] == "clamav/clamav"
+    assert "clamdcheck.sh" in services["clamav"]["healthcheck"]["test"]
+    assert not services["clamav"].get("ports")  # reached by the app and the worker only
 
 
 def test_database_url_points_at_the_db_service_with_its_credentials(services):

@@ -7,9 +7,11 @@ Celery worker.
 
 import io
 import threading
+import tracemalloc
 from urllib.parse import urlsplit
 
 import pytest
+from django.core.files.uploadedfile import UploadedFile
 from django.core.management import call_command
 from PIL import ExifTags, Image
 
@@ -18,8 +20,9 @@ from files import derivatives
 from files.derivatives import file_derivatives_make
 from files.models import Derivative, File
 from files.reconcile import files_reconcile
-from files.services import file_delete, file_purge, file_restore
+from files.services import file_attach, file_delete, file_purge, file_restore
 from tests.factories import FileFactory, PatientFactory
+from tests.files.pdfs import MiB, Zeros, large_pdf
 from tests.files.test_upload import named, upload_url
 
 
@@ -115,6 +118,35 @@ def test_pdf_gets_a_picture_of_page_one_and_its_page_count(storage, patient):
     thumbnail = pdf.derivatives.get(variant="thumbnail")
     assert thumbnail.state == "ready" and max(thumbnail.width, thumbnail.height) == 256
     assert picture(storage.open(thumbnail.storage_name).read()).format == "WEBP"
+
+
+LONG = Zeros(24 * MiB)
+
+
+def test_pdf_picture_reads_only_what_page_one_needs_from_storage(on_local_disk, settings, patient, tmp_path):
+    settings.FILES_MAX_UPLOAD_SIZE = 100 * MiB
+    # Streams nothing on page 1 shows.
+    path = large_pdf(
+        tmp_path / "large.pdf",
+        {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"}
+        | {3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>", 4: LONG, 5: LONG, 6: LONG},
+    )
+    with open(path, "rb") as handle:
+        upload = UploadedFile(handle, "large.pdf", size=path.stat().st_size)
+        pdf = file_attach(owner=patient, upload=upload, category="document")
+
+    tracemalloc.start()
+    try:
+        file_derivatives_make(file_id=pdf.pk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    pdf.refresh_from_db()
+    assert pdf.pages == 1
+    assert set(pdf.derivatives.values_list("state", flat=True)) == {"ready"}
+    assert pdf.size > 72 * MiB
+    assert peak < 16 * MiB
 
 
 def test_word_file_gets_an_icon(patient):

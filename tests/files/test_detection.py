@@ -3,12 +3,13 @@
 import io
 import random
 import struct
+import tracemalloc
 import zipfile
 import zlib
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from PIL import Image, ImageFile
 from pypdf import PdfReader, PdfWriter
 from pypdf.actions import JavaScript
@@ -16,8 +17,10 @@ from pypdf.actions import JavaScript
 from demo import samples
 from files import conf
 from files.api import schema
-from files.content.detection import DOC, DOCX, JPEG, KINDS, PDF, PNG, detect_kind
+from files.content import pdf
+from files.content.detection import DOC, DOCX, JPEG, KINDS, PDF, PNG, Kind, detect_kind
 from files.exceptions import FileRejected
+from tests.files.pdfs import MiB, Zeros, large_pdf
 
 
 def upload(content: bytes, name: str = "upload") -> SimpleUploadedFile:
@@ -605,3 +608,123 @@ def test_pdf_over_the_object_limit_is_refused_as_too_complex(settings):
         "pdf_too_complex",
         "PDF document is too complex to check: more than 4 objects",
     )
+
+
+# The raw bytes are searched a chunk at a time: a name cut by a chunk's end is found whole, and only whole.
+
+
+RAW_NAME_SPELLINGS = {"plain": b"/JavaScript", "escaped": b"/J#61va#53cript"}
+
+
+@pytest.mark.parametrize("spelling", RAW_NAME_SPELLINGS.values(), ids=RAW_NAME_SPELLINGS.keys())
+def test_pdf_name_cut_by_a_chunk_boundary_anywhere_is_found(monkeypatch, spelling):
+    # In a page's text, which a PDF reader does not parse: only the search of the raw bytes sees it.
+    content = samples.pdf_bytes(f"Run {spelling.decode()} now")
+    start = content.index(spelling)
+
+    for chunk_size in [1, 2, 3, *(start + cut for cut in range(len(spelling) + 1))]:
+        monkeypatch.setattr(pdf, "CHUNK_SIZE", chunk_size)
+
+        assert rejection(content).code == "active_content", f"chunks of {chunk_size} bytes"
+
+
+@pytest.mark.parametrize("spelling", [b"/JavaScriptPlayer", b"/JavaScript#50layer"], ids=["plain", "escaped"])
+def test_pdf_longer_name_cut_by_a_chunk_boundary_is_not_taken_for_a_raw_one(monkeypatch, spelling):
+    content = samples.pdf_bytes(f"Open {spelling.decode()} now")
+    start = content.index(spelling)
+
+    for chunk_size in [1, 2, 3, *(start + cut for cut in range(len(spelling) + 1))]:
+        monkeypatch.setattr(pdf, "CHUNK_SIZE", chunk_size)
+
+        assert detect_kind(upload(content)) is PDF, f"chunks of {chunk_size} bytes"
+
+
+# A large PDF is checked holding little of it in memory: its raw bytes a chunk at a time, its long streams'
+# data passed over (object streams read whole: they hold objects).
+
+CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+PAGES = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"
+LONG = Zeros(24 * MiB)
+LONG_BY_REFERENCE = Zeros(24 * MiB, declared=b"7 0 R")
+WRONG_LENGTH = b"<< /Length 500000 >>\nstream\n" + b"x" * 512 * 1024 + b"\nendstream"
+#: Makes an object stream too long to be passed over, were it not read whole: random hexadecimal digits compress
+#: to half (random bytes would not compress, and zlib would store the objects before them as they are).
+PADDING = random.Random(5).randbytes(100_000).hex().encode()  # noqa: S311
+LARGE_PDFS = {
+    "long-streams": ({1: CATALOG, 2: PAGES, 3: PAGE, 4: LONG, 5: LONG, 6: LONG}, {}, PDF),
+    "lengths-by-reference": (
+        {1: CATALOG, 2: PAGES, 3: PAGE, 4: LONG_BY_REFERENCE, 5: LONG_BY_REFERENCE, 6: LONG_BY_REFERENCE}
+        | {7: b"%d" % LONG.length},
+        {},
+        PDF,
+    ),
+    "catalog-and-lengths-in-an-object-stream": (
+        {3: PAGE, 4: LONG_BY_REFERENCE, 5: LONG_BY_REFERENCE, 6: LONG_BY_REFERENCE},
+        {1: CATALOG, 2: PAGES, 7: b"%d" % LONG.length},
+        PDF,
+        PADDING,
+    ),
+    # Each read whole, for pypdf to find where it ends, then dropped. (Their data is no white space: pypdf would skip
+    # zeros one by one.)
+    "wrong-lengths": (
+        {1: CATALOG, 2: PAGES, 3: PAGE, 4: LONG, 5: LONG, 6: LONG} | dict.fromkeys(range(7, 15), WRONG_LENGTH),
+        {},
+        PDF,
+    ),
+    "javascript-after-long-streams": (
+        {1: CATALOG, 2: PAGES, 3: PAGE, 4: LONG, 5: LONG, 6: LONG, 7: JAVASCRIPT},
+        {},
+        "active_content",
+    ),
+    "javascript-in-an-object-stream": (
+        {3: PAGE, 4: LONG, 5: LONG, 6: LONG},
+        {1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 8 0 R >>", 2: PAGES, 8: JAVASCRIPT},
+        "active_content",
+    ),
+    "javascript-in-a-long-object-stream": (
+        {3: PAGE, 4: LONG, 5: LONG, 6: LONG},
+        {1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 8 0 R >>", 2: PAGES, 8: JAVASCRIPT},
+        "active_content",
+        PADDING,
+    ),
+    "open-action-to-an-object-stream": (
+        {3: PAGE, 4: LONG, 5: LONG, 6: LONG, 1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 8 0 R >>"},
+        {2: PAGES, 8: b"<< /S /URI /URI (https://evil.example/) >>"},
+        "active_content",
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", LARGE_PDFS.values(), ids=LARGE_PDFS.keys())
+def test_large_pdf_is_checked_holding_little_of_it_in_memory(tmp_path, layout):
+    objects, compressed, outcome, *padding = layout
+    path = large_pdf(tmp_path / "large.pdf", objects, compressed=compressed, padding=b"".join(padding))
+
+    with open(path, "rb") as handle:
+        tracemalloc.start()
+        try:
+            result = _kind_or_refusal(UploadedFile(handle, "large.pdf", size=path.stat().st_size))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert result == outcome
+    assert path.stat().st_size > 72 * MiB
+    assert peak < 4 * MiB
+
+
+def test_large_pdf_object_stream_hides_its_javascript_from_a_byte_grep(tmp_path):
+    objects, compressed, _, padding = LARGE_PDFS["javascript-in-a-long-object-stream"]
+
+    content = large_pdf(tmp_path / "large.pdf", objects, compressed=compressed, padding=padding).read_bytes()
+
+    assert b"JavaScript" not in content
+    assert len(content.split(b"/Type /ObjStm")[1].split(b"endstream")[0]) > 64 * 1024  # not passed over if not read
+
+
+def _kind_or_refusal(content: UploadedFile) -> Kind | str:
+    try:
+        return detect_kind(content)
+    except FileRejected as error:
+        return error.code

@@ -6,6 +6,7 @@ own view (the test client), which must answer the same.
 """
 
 import hashlib
+import threading
 import time
 import types
 from urllib.parse import parse_qs, urlsplit
@@ -13,11 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+from django.test import Client
 
 from demo import samples
 from files import audit, caching, conf, signing
 from files.api.serializers import file_url
-from files.download import serving
+from files.download import access, serving
 from files.download.serving import StreamServer
 from files.services import file_delete
 from tests.factories import AppointmentFactory, DoctorFactory, FileFactory, UserFactory
@@ -187,6 +190,64 @@ def test_signed_url_of_a_doctor_who_no_longer_reaches_the_record_stops_within_th
     assert before_and_after_the_auth_cache_time(fetch, url, auth_clock) == (200, 403)
 
 
+def test_a_signed_url_that_expires_while_its_download_is_remembered_returns_403(
+    fetch, pdf_file, admin, auth_clock, monkeypatch
+):
+    url = signed_url(pdf_file, admin)
+    expiry = int(parse_qs(urlsplit(url).query)["expires"][0])
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: expiry - 1))
+    assert fetch(url).status == 200
+
+    monkeypatch.setattr(signing, "time", types.SimpleNamespace(time=lambda: expiry))
+    answer = fetch(url)
+
+    assert (answer.status, answer.body) == (403, b'{"detail": "File URL has expired"}')
+
+
+def test_a_remembered_download_ends_with_the_answers_it_was_decided_from(fetch, pdf_file, auth_clock):
+    """The user was checked at 1000 s; the download remembered at 1009 s still ends with that check, at 1010 s."""
+    user = UserFactory(role="receptionist")
+    assert fetch(bare(pdf_file), token=user.auth_token.key).status == 200  # the user is checked and remembered
+    auth_clock.now = 1009.0
+    url = signed_url(pdf_file, user)
+    assert fetch(url).status == 200  # a new URL: its download decided now, from the user remembered at 1000 s
+
+    user.is_active = False
+    user.save()
+    auth_clock.now = 1010.5
+
+    assert fetch(url).status == 403
+
+
+def test_padded_credentials_are_served_but_not_remembered(fetch, pdf_file, admin, token):
+    """One user's variants of their own URL or header must not each take a cache entry of the request's size."""
+    long_query = signed_url(pdf_file, admin) + "&padding=" + "x" * 300
+    long_header = f"Token{' ' * 300}{token}"
+
+    answers = [fetch(long_query), fetch(bare(pdf_file), Authorization=long_header)]
+
+    assert [answer.status for answer in answers] == [200, 200]
+    assert not access._grants._entries
+
+
+def test_another_token_on_the_same_file_is_decided_for_itself(fetch, pdf_file, token):
+    assert fetch(bare(pdf_file), token=token).status == 200
+
+    answer = fetch(bare(pdf_file), token=UserFactory().auth_token.key)
+
+    assert (answer.status, answer.body) == (403, b'{"detail": "Permission denied"}')
+
+
+def test_a_session_download_is_decided_for_its_own_user_whatever_other_header_it_carries(pdf_file, admin):
+    """Only a token header names the user; a session's downloads are never remembered by a header."""
+    allowed, refused = Client(HTTP_AUTHORIZATION="Basic c2FtZTpzYW1l"), Client(HTTP_AUTHORIZATION="Basic c2FtZTpzYW1l")
+    allowed.force_login(admin)
+    refused.force_login(UserFactory())
+
+    assert allowed.get(bare(pdf_file)).status_code == 200
+    assert refused.get(bare(pdf_file)).status_code == 403
+
+
 def test_signed_url_of_a_deleted_user_returns_403(fetch, pdf_file):
     user = UserFactory(role="receptionist")
     url = signed_url(pdf_file, user)
@@ -285,6 +346,29 @@ def test_deleted_token_is_refused_at_once(fetch, pdf_file, admin, token):
 
     admin.auth_token.delete()
 
+    assert fetch(bare(pdf_file), token=token).status == 401
+
+
+# serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_deleted_token_is_refused_at_once_after_another_request_read_it_before_the_commit(fetch, pdf_file, admin):
+    token = admin.auth_token.key
+    statuses = []
+
+    def download_in_another_request():
+        try:
+            statuses.append(fetch(bare(pdf_file), token=token).status)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        admin.auth_token.delete()
+        # Another thread's request, on its own connection, still reads the token: the deletion has not committed.
+        other = threading.Thread(target=download_in_another_request)
+        other.start()
+        other.join()
+
+    assert statuses == [200]
     assert fetch(bare(pdf_file), token=token).status == 401
 
 

@@ -126,6 +126,66 @@ def test_bytes_past_the_saved_offset_are_cut_off_on_the_next_write(admin_client,
     assert File.objects.get().sha256 == hashlib.sha256(pdf).hexdigest()
 
 
+def upload_checksum(algorithm: str, chunk: bytes) -> str:
+    return f"{algorithm} {base64.b64encode(hashlib.new(algorithm, chunk).digest()).decode()}"
+
+
+@pytest.mark.parametrize("algorithm", ["sha1", "sha256", "md5"])
+def test_chunks_with_their_checksums_make_the_file(admin_client, patient, pdf, algorithm):
+    url = create(admin_client, patient, len(pdf))["Location"]
+
+    for start, chunk in chunks_of(pdf, 2):
+        response = patch(admin_client, url, start, chunk, HTTP_UPLOAD_CHECKSUM=upload_checksum(algorithm, chunk))
+        assert response.status_code == 204
+
+    assert File.objects.get().sha256 == hashlib.sha256(pdf).hexdigest()
+
+
+def test_chunk_that_does_not_have_its_checksum_is_460_and_not_kept(admin_client, patient, pdf):
+    url = create(admin_client, patient, len(pdf))["Location"]
+    patch(admin_client, url, 0, pdf[:1000])
+    corrupted = pdf[1000:5000].replace(b"L", b"l", 1)
+
+    response = patch(admin_client, url, 1000, corrupted, HTTP_UPLOAD_CHECKSUM=upload_checksum("sha1", pdf[1000:5000]))
+
+    assert response.status_code == 460
+    assert response.reason_phrase == "Checksum Mismatch"
+    assert response.json() == {"detail": "The chunk's bytes do not have its Upload-Checksum (sha1); none were kept"}
+    assert admin_client.head(url, **TUS)["Upload-Offset"] == "1000"
+    assert patch(admin_client, url, 1000, pdf[1000:]).status_code == 204  # sent again, the upload goes on
+    assert File.objects.get().sha256 == hashlib.sha256(pdf).hexdigest()
+
+
+def test_chunk_cut_off_by_a_dropped_connection_fails_its_checksum_and_is_not_kept(admin_client, patient, pdf):
+    url = create(admin_client, patient, len(pdf))["Location"]
+    dropped = DroppedConnection(pdf, after=50_000)
+
+    response = patch(
+        admin_client,
+        url,
+        0,
+        b"",
+        HTTP_UPLOAD_CHECKSUM=upload_checksum("sha256", pdf),
+        **{"wsgi.input": dropped, "CONTENT_LENGTH": str(len(pdf))},
+    )
+
+    assert response.status_code == 460
+    assert ResumableUpload.objects.get().offset == 0
+
+
+@pytest.mark.parametrize(
+    "header", ["crc32 AAAA", "sha1 not*base64", "SHA1 " + base64.b64encode(b"x" * 20).decode(), "sha1"]
+)
+def test_upload_checksum_header_that_cannot_be_used_is_422_and_writes_nothing(admin_client, patient, pdf, header):
+    url = create(admin_client, patient, len(pdf))["Location"]
+
+    response = patch(admin_client, url, 0, pdf[:1000], HTTP_UPLOAD_CHECKSUM=header)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["header", "Upload-Checksum"]
+    assert ResumableUpload.objects.get().offset == 0
+
+
 def test_patch_at_another_offset_is_409_and_writes_nothing(admin_client, patient, pdf):
     url = create(admin_client, patient, len(pdf))["Location"]
     patch(admin_client, url, 0, pdf[:1000])
@@ -162,8 +222,9 @@ def test_options_tells_the_version_extensions_and_max_size(anonymous, patient):
 
     assert response.status_code == 204
     assert response["Tus-Version"] == "1.0.0"
-    assert response["Tus-Extension"] == "creation,termination,expiration"
+    assert response["Tus-Extension"] == "creation,termination,expiration,checksum"
     assert response["Tus-Max-Size"] == str(conf.max_upload_size())
+    assert response["Tus-Checksum-Algorithm"] == "sha1,sha256,md5"
 
 
 @pytest.mark.parametrize("method", ["head", "patch", "delete"])
