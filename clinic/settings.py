@@ -229,6 +229,8 @@ _FILES_ENVIRONMENT = {
     "FILES_CLAMD": str,
     "FILES_CLAMD_TIMEOUT": float,
     "FILES_PENDING_DOWNLOADS": str,
+    "FILES_DIRECT_UPLOAD_LIFETIME": int,
+    "FILES_DIRECT_UPLOAD_GRACE": int,
 }
 globals().update({name: parse(os.environ[name]) for name, parse in _FILES_ENVIRONMENT.items() if os.environ.get(name)})
 

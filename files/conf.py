@@ -66,6 +66,9 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "FILES_UPLOAD_TEMP_DIR": None,
         # An unfinished resumable (tus) upload is kept this long after its last chunk, then swept.
         "FILES_RESUMABLE_LIFETIME": 24 * 3600,
+        # A direct-to-S3 upload's presigned POST, and its finalize, are valid this long; then swept after the grace.
+        "FILES_DIRECT_UPLOAD_LIFETIME": 3600,
+        "FILES_DIRECT_UPLOAD_GRACE": 3600,
         # Smaller pictures of images, PDFs (page 1) and Word files (an icon), each fitting its box.
         "FILES_DERIVATIVE_VARIANTS": {"thumbnail": (256, 256), "preview": (1024, 1024)},
         "FILES_DERIVATIVE_FORMAT": "image/webp",
@@ -212,6 +215,20 @@ def resumable_lifetime() -> timedelta:
     ``files_cleanup`` removes expired uploads and their staged bytes.
     """
     return timedelta(seconds=float(setting("FILES_RESUMABLE_LIFETIME")))
+
+
+def direct_upload_lifetime() -> timedelta:
+    """``FILES_DIRECT_UPLOAD_LIFETIME``: seconds a direct upload's presigned POST, and its finalize, are valid (1 h)."""
+    return timedelta(seconds=int(setting("FILES_DIRECT_UPLOAD_LIFETIME")))
+
+
+def direct_upload_grace() -> timedelta:
+    """``FILES_DIRECT_UPLOAD_GRACE``: seconds an expired direct upload, and bytes under ``incoming/``, are kept (1 h).
+
+    A POST begun just before its form expired may still be arriving; past
+    this, ``files_cleanup`` removes the upload and whatever it left.
+    """
+    return timedelta(seconds=int(setting("FILES_DIRECT_UPLOAD_GRACE")))
 
 
 def trash_retention() -> timedelta:

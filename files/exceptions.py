@@ -32,6 +32,13 @@ class FileTooLarge(FileRejected):
         self.limit = limit
 
 
+class DeclaredSizeMismatch(FileRejected):
+    """A direct upload whose stored object is not the size declared when it was handed out."""
+
+    def __init__(self, *, declared: int, stored: int) -> None:
+        super().__init__(f"The stored file holds {stored} bytes, not the {declared} declared", code="size_mismatch")
+
+
 class DerivativeNotMade(Exception):
     """A file that cannot be pictured (undecodable, too many pixels): trying again will not help."""
 
@@ -60,6 +67,24 @@ class UploadChecksumMismatch(Exception):
 
 class UploadNotFound(Exception):
     """A resumable upload that does not exist, has expired, or is another user's."""
+
+
+class DirectUploadsUnsupported(Exception):
+    """A direct upload asked of a storage that cannot presign a POST (local disk): upload through the service."""
+
+    detail = "Direct uploads need a storage that presigns uploads (S3); upload to the record's files/ or uploads/"
+
+
+class UploadExpired(Exception):
+    """A direct upload finalized after its ``expires_at``: ask for a new one."""
+
+    detail = "The upload expired: start a new one"
+
+
+class UploadNotReceived(Exception):
+    """A direct upload finalized before its bytes reached the store."""
+
+    detail = "Nothing has been posted for this upload yet: post the form, then finalize"
 
 
 class FileOnHold(Exception):

@@ -12,6 +12,8 @@ from uuid_utils.compat import uuid7
 TRASH_PREFIX = "trash/"
 #: Where an infected file's bytes are kept, out of every read path's reach (``files.scanning``).
 QUARANTINE_PREFIX = "quarantine/"
+#: Where clients post direct uploads' bytes (``files.direct``), in the same storage, until they are finalized.
+INCOMING_PREFIX = "incoming/"
 
 
 def trash_name(name: str) -> str:
@@ -429,3 +431,43 @@ class ResumableUpload(models.Model):
     def staging_name(self) -> str:
         """The staging file's name: from the upload's id, never from anything the client sent."""
         return f"{self.id.hex}.tus"
+
+
+class DirectUpload(models.Model):
+    """A direct upload handed out (``files.direct``): a presigned POST of ``size`` bytes to ``incoming/{key}``.
+
+    Only its creator may finalize it, into a File of its record, before
+    ``expires_at``; once finalized it names that file, and a second finalize
+    answers the same one. ``files_cleanup`` removes it, and any bytes left
+    under its names, ``FILES_DIRECT_UPLOAD_GRACE`` after it expires.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    entity_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    entity_id = models.UUIDField(help_text="Id of the record the file will belong to.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=64, unique=True, editable=False, help_text="Random, made by the service.")
+    filename = models.CharField(max_length=255, blank=True, help_text="As the client sent it.")
+    category = models.CharField(max_length=32)
+    size = models.PositiveBigIntegerField(help_text="The file's size, in bytes, declared at creation.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    file = models.ForeignKey(File, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.pk} ({self.size} bytes)"
+
+    @property
+    def incoming_name(self) -> str:
+        """Where the client posts the bytes: from the service's random key, never from anything the client sent."""
+        return f"{INCOMING_PREFIX}{self.key}"
+
+    @property
+    def received_name(self) -> str:
+        """Where the finalize moves the bytes before reading them: a name the presigned POST cannot write."""
+        return f"{self.incoming_name}{RECEIVED_SUFFIX}"
+
+
+#: The ending of a direct upload's received name (``DirectUpload.received_name``).
+RECEIVED_SUFFIX = ".received"

@@ -31,6 +31,14 @@ trash, a record removed behind the ORM's back. :func:`files_reconcile` finds
   grace period and never completed (a worker killed, or the store cut off,
   in the middle of a large upload): their parts are stored and billed, and
   listed nowhere else — aborted.
+- **expired direct uploads**: direct-to-S3 uploads expired more than
+  ``FILES_DIRECT_UPLOAD_GRACE`` ago — their rows and any bytes under their
+  names in ``incoming/`` removed (a File they made stays);
+- **stale incoming objects**: bytes in ``incoming/`` that no direct upload
+  owns, older than ``FILES_DIRECT_UPLOAD_GRACE`` (posted again after a
+  finalize, or left by a removal that failed) — removed. Bytes in
+  ``incoming/`` follow these two rules, never the orphans' ``grace``: an
+  upload not finalized yet is never touched.
 
 With ``dry_run`` it only reports. A repair that storage refuses is logged
 and listed as **failed**; the others go on, and the next run tries it again.
@@ -49,9 +57,10 @@ from django.utils import timezone
 
 from files import conf
 from files.backends import move_blob, storage_errors
+from files.direct import direct_upload_delete, direct_uploads_expired, incoming_stale_names
 from files.exceptions import FileOnHold, StorageUnavailable
 from files.export import exports_sweep_expired
-from files.models import Derivative, Export, File, FileVersion, trash_name
+from files.models import INCOMING_PREFIX, Derivative, Export, File, FileVersion, trash_name
 from files.resumable import resumable_expired_delete
 from files.selectors import file_owner, files_expired_trash
 from files.services import file_delete, file_purge
@@ -78,6 +87,8 @@ class Report:
     missing_derivatives: list[str] = field(default_factory=list)
     stale_multipart_uploads: list[str] = field(default_factory=list)
     expired_resumable_uploads: list[str] = field(default_factory=list)
+    expired_direct_uploads: list[str] = field(default_factory=list)
+    stale_incoming_objects: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
@@ -92,6 +103,8 @@ def files_reconcile(
     report = Report()
     report.expired_exports = exports_sweep_expired(dry_run=dry_run)
     blobs = set(_all_names(storage, "", progress))
+    incoming = {name for name in blobs if name.startswith(INCOMING_PREFIX)}
+    blobs -= incoming  # direct uploads' bytes: their own rules below, never orphans
     files = list(File.all_objects.select_related("entity_type"))
     derivatives = list(Derivative.objects.filter(state=Derivative.State.READY).select_related("file"))
     # An infected file's bytes are kept in quarantine (its blob name) until the file is purged.
@@ -124,7 +137,22 @@ def files_reconcile(
     _remove_stale_upload_files(report, dry_run)
     report.expired_resumable_uploads = resumable_expired_delete(dry_run=dry_run)
     _abort_stale_multipart_uploads(storage, cutoff, report, dry_run)
+    _sweep_direct_uploads(storage, incoming, report, dry_run)
     return report
+
+
+def _sweep_direct_uploads(storage, incoming: set[str], report: Report, dry_run: bool) -> None:
+    removed: set[str] = set()
+    for upload in direct_uploads_expired():
+        what = f"{upload.pk} (expired {upload.expires_at:%Y-%m-%d %H:%M})"
+        remove = partial(direct_upload_delete, upload=upload)
+        if _repaired(report, f"expired direct upload {upload.pk}", dry_run, remove):
+            report.expired_direct_uploads.append(what)
+            removed |= {upload.incoming_name, upload.received_name}
+    # The expired uploads' bytes went with them (or, in a dry run, are still theirs): never stale ones.
+    for name in incoming_stale_names(names=incoming - removed):
+        if _repaired(report, f"stale incoming {name}", dry_run, partial(storage.delete, name)):
+            report.stale_incoming_objects.append(name)
 
 
 def _current(derivative: Derivative) -> str:

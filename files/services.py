@@ -6,7 +6,7 @@ hold on every path. A record with files is deleted through
 :func:`owner_delete`.
 
 Whole or nothing: a delete, restore or purge changes the row, writes the
-audit event and moves the bytes in one transaction (:func:`_storage_transaction`),
+audit event and moves the bytes in one transaction (:func:`storage_transaction`),
 the move last. If storage refuses the move (:class:`StorageUnavailable`),
 the transaction rolls back, row and audit event included; if the
 transaction fails after the move, the bytes are moved back. The download
@@ -75,6 +75,13 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
     :class:`~files.exceptions.FileRejected`). The bytes are written first and
     the rows inserted after, so a row never points at missing bytes; if the
     insert fails, the bytes just written are removed.
+
+    An upload whose bytes are already in storage (a
+    :class:`~files.uploads.StoredUpload`: a direct upload's object) and that
+    the checks keep as it is, is moved to the file's name instead, in the
+    rows' :func:`storage_transaction`, last: a refused move rolls the rows
+    back, and a transaction that fails after it moves the bytes back where
+    they were, never deleting them.
     """
     if category not in conf.categories():
         raise ValueError(f"Unknown file category {category!r}")
@@ -82,20 +89,27 @@ def files_attach(*, owner: models.Model, uploads: list[UploadedFile], category: 
     checked = [_new_file(entity_type, owner.pk, upload, category, uploaded_by) for upload in uploads]
     files = [file for file, _ in checked]
     storage = conf.storage()
+    # A photo's bytes rewritten without their metadata are a new upload (no stored_as): written like any other.
+    in_place = [(file, content.stored_as) for file, content in checked if getattr(content, "stored_as", None)]
     # Names that may hold bytes of this call: a save that fails half-way can leave a partial file behind.
     touched: list[str] = []
     try:
         with storage_errors():
             for file, content in checked:
+                if getattr(content, "stored_as", None):
+                    file.storage_name = file.path
+                    continue
                 content.seek(0)
                 touched.append(file.path)
                 file.storage_name = storage.save(file.path, content)
                 touched[-1] = file.storage_name
-        with transaction.atomic():
+        with storage_transaction():
             File.objects.bulk_create(files)
             FileVersion.objects.bulk_create(_first_version(file) for file in files)
             for file in files:
                 Attempt(Action.UPLOAD).by(uploaded_by).on(file).record()
+            for file, stored_as in in_place:
+                _move(stored_as, file.storage_name)
             # Thumbnails and previews are made by jobs, which must find the rows: after commit. A
             # broker that is down loses no upload (robust); files_derivatives makes what is missing.
             # (Named callables, not partials: Django's robust on_commit logs the callable's __qualname__.)
@@ -204,7 +218,7 @@ def file_delete(*, file: File, deleted_by=None) -> None:
     if not conf.trash_retention():
         _remove(file, live=True, action=Attempt(Action.DELETE).by(deleted_by))
     else:
-        with _storage_transaction():
+        with storage_transaction():
             trashed = File.objects.filter(pk=file.pk).update(deleted_at=timezone.now(), deleted_by=deleted_by)
             if not trashed:
                 raise File.DoesNotExist(f"File {file.pk} is already deleted")
@@ -217,7 +231,7 @@ def file_restore(*, file: File, restored_by=None) -> None:
     """Take ``file`` out of the trash, row and bytes together (or, raising, neither)."""
     if file_owner(file) is None:
         raise FileNotRestorable("The record that owned the file no longer exists")
-    with _storage_transaction():
+    with storage_transaction():
         restored = File.all_objects.trashed().filter(pk=file.pk).update(deleted_at=None, deleted_by=None)
         if not restored:
             raise FileNotRestorable("The file is not in the trash")
@@ -267,7 +281,7 @@ def file_quarantine(*, file: File, signature: str) -> None:
     the admin's scan filter, and in the log. The bytes stay for inspection
     until the file is purged (``files_cleanup`` then removes them).
     """
-    with _storage_transaction():
+    with storage_transaction():
         infected = (
             File.all_objects.filter(pk=file.pk)
             .exclude(scan_status=File.ScanStatus.INFECTED)
@@ -372,7 +386,7 @@ def owner_delete(*, owner: models.Model, deleted_by) -> None:
     token = _owner_deletion.set(_OwnerDeletion(deleted_by=deleted_by))
     try:
         # One storage transaction: a file that cannot be moved to the trash moves the others back.
-        with _storage_transaction():
+        with storage_transaction():
             owner.delete()
     finally:
         _owner_deletion.reset(token)
@@ -440,7 +454,7 @@ def _live_files_of(records: list[models.Model]) -> QuerySet[File]:
 def _remove(file: File, *, live: bool, action: Attempt) -> None:
     """Delete the row (live, or trashed), record ``action``: bytes out of reach now, erased after commit."""
     rows = File.objects if live else File.all_objects.trashed()
-    with _storage_transaction():
+    with storage_transaction():
         names = _blob_names(file)  # read before the rows go: the file's derivatives go with it
         deleted, _ = rows.filter(pk=file.pk).delete()
         if not deleted:
@@ -471,11 +485,13 @@ class _Move:
 
 
 @contextlib.contextmanager
-def _storage_transaction() -> Iterator[None]:
+def storage_transaction() -> Iterator[None]:
     """A database transaction whose storage moves (:func:`_move`) are undone, last first, if it does not commit.
 
     Nested in another, its moves join the outer one's when it commits, so a
-    record deletion failing at its third file moves the first two back. A
+    record deletion failing at its third file moves the first two back (and a
+    direct upload whose own row fails to save after :func:`files_attach`
+    moved its object into place gets it back: ``files.direct``). A
     caller's own ``transaction.atomic()`` around a service is unknown here:
     if it rolls back later, the bytes stay moved (a live file's bytes in the
     trash: unreachable, never exposed) until ``files_cleanup`` moves them

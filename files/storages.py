@@ -7,7 +7,8 @@ and ``files.backends`` asks for them (never guessing a storage's kind):
 - ``open_range(name, first, last)``: a readable of bytes ``first``..``last``;
 - ``move(old, new)``: the bytes under another name of the same storage;
 - ``accel_path(name, lifetime=)``: the path and query nginx fetches the bytes from;
-- ``presigned_url(name, lifetime=, **response_headers)``: a URL of the store itself (``redirect`` mode).
+- ``presigned_url(name, lifetime=, **response_headers)``: a URL of the store itself (``redirect`` mode);
+- ``presigned_post(name, size=, lifetime=)``: a form a client posts bytes to the store with (``files.direct``).
 
 Every object is stored with the headers the store can send for it whatever
 URL fetches it (``get_object_parameters``): its type, an ``attachment``
@@ -76,13 +77,16 @@ class S3FileStorage(S3Storage):
     def move(self, old: str, new: str) -> None:
         """A server-side copy, then the delete of the old key: the bytes never pass through the service.
 
-        ``FileNotFoundError`` when there is no ``old``. When the old key
-        cannot be deleted, the copy is removed again, so that a failed move
-        leaves the bytes where they were, and only there.
+        The copy is stored with ``new``'s own headers (``get_object_parameters``),
+        not ``old``'s: an object a client posted (``files.direct``) had the
+        client's. ``FileNotFoundError`` when there is no ``old``. When the old
+        key cannot be deleted, the copy is removed again, so that a failed
+        move leaves the bytes where they were, and only there.
         """
         source, target = self.key(old), self.key(new)
+        headers = {"MetadataDirective": "REPLACE", **self.get_object_parameters(new)}
         try:
-            self.bucket.copy({"Bucket": self.bucket.name, "Key": source}, target)
+            self.bucket.copy({"Bucket": self.bucket.name, "Key": source}, target, ExtraArgs=headers)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
                 raise FileNotFoundError(old) from error
@@ -132,6 +136,20 @@ class S3FileStorage(S3Storage):
             "ResponseCacheControl": cache_control,
         }
         return self.url(name, parameters=parameters, expire=lifetime)
+
+    def presigned_post(self, name: str, *, size: int, lifetime: int) -> dict:
+        """A form that stores exactly ``size`` bytes at ``name`` for ``lifetime`` seconds: ``{"url", "fields"}``.
+
+        The client posts ``fields`` and then its ``file`` part to ``url``. The
+        signed policy names the one key and the one size (``content-length-range``);
+        the store refuses any other key, size or field, and the form once it expires.
+        """
+        return self.connection.meta.client.generate_presigned_post(
+            Bucket=self.bucket_name,
+            Key=self.key(name),
+            Conditions=[["content-length-range", size, size]],
+            ExpiresIn=lifetime,
+        )
 
     def get_object_parameters(self, name: str) -> dict:
         """Headers stored with the object, sent by the store to any URL that asks for no others.

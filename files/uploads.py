@@ -8,7 +8,9 @@ its files behind, and ``files_cleanup`` removes them (``files.reconcile``).
 
 import hashlib
 import io
+import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NoReturn
 
@@ -20,6 +22,8 @@ from files import conf
 from files.exceptions import UploadTooLarge
 
 TEMP_PREFIX, TEMP_SUFFIX = "files-upload-", ".upload"
+#: What a stored upload's type is taken for: nothing but its bytes says what it is (``files.content.detection``).
+_STORED_TYPE = "application/octet-stream"
 
 
 def upload_temp_dir() -> Path:
@@ -38,6 +42,30 @@ class HashedUploadedFile(TemporaryUploadedFile):
         # Django's own __init__ would put the file in FILE_UPLOAD_TEMP_DIR, with the client's extension in its name.
         file = tempfile.NamedTemporaryFile(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=upload_temp_dir())  # noqa: SIM115 (closed with the upload)
         UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
+
+
+class StoredUpload(HashedUploadedFile):
+    """A local copy, for the checks, of bytes already in storage at ``stored_as`` (a direct upload's object).
+
+    ``files.services.files_attach`` checks it like any upload, then moves the
+    stored object to the file's name rather than sending the bytes again.
+    """
+
+    def __init__(self, name: str, *, stored_as: str) -> None:
+        super().__init__(None, _STORED_TYPE, 0, None)
+        # Django refuses to set what names no file ("", ".."): such a file is named after its kind, as a nameless one.
+        self.name = name if os.path.basename(name) not in {"", ".", ".."} else None
+        self.stored_as = stored_as
+
+    def write_chunks(self, chunks: Iterable[bytes]) -> None:
+        """Take the stored bytes, hashed and counted on the way, and go back to their start."""
+        digest = hashlib.sha256()
+        for chunk in chunks:
+            digest.update(chunk)
+            self.file.write(chunk)
+        self.file.flush()
+        self.size, self.sha256 = self.file.tell(), digest.hexdigest()
+        self.file.seek(0)
 
 
 class OversizedUpload(UploadedFile):

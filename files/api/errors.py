@@ -18,6 +18,7 @@ from files.exceptions import (
     FILE_NOT_FOUND,
     RETRY_AFTER_SECONDS,
     DeleteNotPermitted,
+    DirectUploadsUnsupported,
     ExportNotPermitted,
     FileChanged,
     FileOnHold,
@@ -26,8 +27,10 @@ from files.exceptions import (
     ReplaceNotPermitted,
     StorageUnavailable,
     UploadChecksumMismatch,
+    UploadExpired,
     UploadLengthExceeded,
     UploadNotFound,
+    UploadNotReceived,
     UploadOffsetMismatch,
     UploadTooLarge,
 )
@@ -74,6 +77,12 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+class Gone(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = UploadExpired.detail
+    default_code = "expired"
+
+
 class StorageDown(exceptions.APIException):
     """503 with ``Retry-After`` (DRF's handler sends ``wait`` as that header)."""
 
@@ -104,6 +113,12 @@ def api_exception(exc: Exception) -> Exception:
         return exceptions.NotFound("Upload not found")
     if isinstance(exc, UploadChecksumMismatch):
         return ChecksumMismatch(f"The chunk's bytes do not have its Upload-Checksum ({exc.args[0]}); none were kept")
+    if isinstance(exc, UploadExpired):
+        return Gone()
+    if isinstance(exc, UploadNotReceived):
+        return Conflict(UploadNotReceived.detail)
+    if isinstance(exc, DirectUploadsUnsupported):
+        return Conflict(DirectUploadsUnsupported.detail)
     if isinstance(exc, FileRejected):
         return RequestValidationError({"file": [exceptions.ErrorDetail(exc.message, code=exc.code)]}, location="body")
     if isinstance(exc, FileOnHold):

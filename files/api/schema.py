@@ -11,6 +11,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serial
 from rest_framework import serializers
 
 from files.content.kinds import KINDS
+from files.exceptions import DirectUploadsUnsupported, UploadExpired, UploadNotReceived
 from files.routes import download_prefix
 
 SEED_FILE_ID = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
@@ -55,6 +56,9 @@ CONFLICT = _detail("Conflict", "The record is still referenced by other records"
 THROTTLED = _detail(
     "Too many requests (Retry-After: seconds to wait)", "Request was throttled. Expected available in 42 seconds."
 )
+DIRECT_UPLOADS_UNSUPPORTED = _detail("Direct uploads unsupported by this storage", DirectUploadsUnsupported.detail)
+NOT_RECEIVED = _detail("Nothing posted yet", UploadNotReceived.detail)
+UPLOAD_EXPIRED = _detail("Expired", UploadExpired.detail)
 FILE_DELETED = OpenApiResponse(
     OpenApiTypes.STR,
     description="Deleted",

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from files import conf, selectors
 from files.api import schema
+from files.api.direct import DirectUploadsMixin
 from files.api.errors import FilesAPIView, RequestValidationError, parse_uuid
 from files.api.exports import ExportPermission, ExportSerializer, export_response
 from files.api.parsers import WholeMultiPartParser
@@ -149,8 +150,9 @@ class FileViewSet(FilesAPIView, viewsets.ReadOnlyModelViewSet):
         return attempt
 
 
-class FileOwnerViewSetMixin(FilesAPIView, ResumableUploadsMixin):
-    """Adds ``GET`` and ``POST {record}/files/`` and resumable ``{record}/uploads/`` to a viewset of file owners."""
+class FileOwnerViewSetMixin(FilesAPIView, ResumableUploadsMixin, DirectUploadsMixin):
+    """Adds ``GET`` and ``POST {record}/files/``, resumable ``{record}/uploads/`` and ``{record}/direct-uploads/``
+    to a viewset of file owners."""
 
     @extend_schema(
         methods=["GET"], summary="The record's files", tags=["files"], responses={200: FileSerializer(many=True)}
@@ -223,13 +225,19 @@ class FileOwnerViewSetMixin(FilesAPIView, ResumableUploadsMixin):
 
     def get_throttles(self):
         throttles = super().get_throttles()
-        if self.action in ("files", "uploads") and self.request.method == "POST":
-            throttles.append(UploadRateThrottle())  # a resumable upload counts once, at its creation
+        if self.action in ("files", "uploads", "direct_uploads") and self.request.method == "POST":
+            throttles.append(UploadRateThrottle())  # a resumable or direct upload counts once, at its creation
         return throttles
 
     def audit_attempt(self, request) -> Attempt | None:
         """A refused upload to the record, or deletion of it (which deletes its files), for the audit trail."""
-        if (self.action, request.method) in {("files", "POST"), ("uploads", "POST"), ("upload", "PATCH")}:
+        if (self.action, request.method) in {
+            ("files", "POST"),
+            ("uploads", "POST"),
+            ("upload", "PATCH"),
+            ("direct_uploads", "POST"),
+            ("direct_upload_finalize", "POST"),
+        }:
             attempt = Attempt(Action.UPLOAD)
         elif self.action in ("export", "exports"):
             attempt = Attempt(Action.EXPORT)

@@ -20,6 +20,8 @@ def test_schema_describes_every_endpoint(schema):
         "/api/patients/{id}/files/",
         "/api/doctors/{id}/files/",
         "/api/appointments/{id}/files/",
+        "/api/patients/{id}/direct-uploads/",
+        "/api/patients/{id}/direct-uploads/{upload_id}/finalize/",
         "/api/files/",
         "/api/files/{id}/",
         "/static/delete_file/{file_id}",

@@ -418,7 +418,8 @@ def constraints_checked_now() -> None:
         "DELETE FROM files_auditevent",
         "TRUNCATE files_auditevent",
         "TRUNCATE files_auditevent RESTART IDENTITY CASCADE",
-        "TRUNCATE files_derivative, files_fileversion, files_resumableupload, files_file, files_auditevent",
+        "TRUNCATE files_derivative, files_fileversion, files_resumableupload, files_directupload, files_file, "
+        "files_auditevent",
     ],
 )
 def test_the_database_refuses_to_change_the_trail(admin, png_file, statement):

@@ -24,6 +24,7 @@ CORE = [
     "files.content.office",
     "files.content.pdf",
     "files.content.png",
+    "files.direct",
     "files.exceptions",
     "files.export",
     "files.limits",

@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 from django.db import connection
 
 from demo import samples
@@ -95,3 +96,18 @@ def test_delete_during_a_streaming_download_completes_it_and_then_404s(live_serv
     assert deleted == 200
     assert first + rest == content  # the open file outlives its move to the trash
     assert after == 404
+
+
+def test_concurrent_finalizes_of_one_direct_upload_make_one_file(live_server, on_s3):
+    token = UserFactory(role="admin").auth_token.key
+    content = samples.pdf_bytes()
+    url = f"{live_server.url}/api/patients/{PatientFactory().pk}/direct-uploads/"
+    declared = json.dumps({"size": len(content)}).encode()
+    started = json.loads(send(url, token, method="POST", body=declared, content_type="application/json")[1])
+    requests.post(started["url"], data=started["fields"], files={"file": ("a.pdf", content)}, timeout=10)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: send(started["finalize_url"], token, method="POST"), range(10)))
+
+    assert sorted(status for status, _ in answers) == [200] * 9 + [201]
+    assert {json.loads(body)["id"] for _, body in answers} == {str(File.objects.get().pk)}

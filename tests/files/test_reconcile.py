@@ -77,6 +77,8 @@ def expected_report(drift) -> dict:
         "missing_derivatives": [],
         "stale_multipart_uploads": [],
         "expired_resumable_uploads": [],
+        "expired_direct_uploads": [],
+        "stale_incoming_objects": [],
         "failed": [],
     }
 
@@ -128,7 +130,7 @@ def test_command_prints_each_action_and_a_summary(drift, capsys):
     assert out.strip().endswith(
         "Dry run: 1 orphan blobs, 1 misplaced blobs, 1 missing blobs, 1 ownerless files, 1 expired trash, "
         "0 expired exports, 1 stale upload files, 0 missing derivatives, 0 stale multipart uploads, "
-        "0 expired resumable uploads, 0 failed."
+        "0 expired resumable uploads, 0 expired direct uploads, 0 stale incoming objects, 0 failed."
     )
     assert drift["stale_upload"].exists()
 
@@ -145,6 +147,8 @@ def test_reconcile_on_empty_storage(db):
         "missing_derivatives": [],
         "stale_multipart_uploads": [],
         "expired_resumable_uploads": [],
+        "expired_direct_uploads": [],
+        "stale_incoming_objects": [],
         "failed": [],
     }
 
@@ -268,7 +272,10 @@ def test_cleanup_aborts_a_stale_incomplete_multipart_upload_on_s3_and_reports_it
 
     out = capsys.readouterr().out
     assert f"did abort incomplete multipart upload: {ORPHAN} (started " in out
-    assert out.strip().endswith("1 stale multipart uploads, 0 expired resumable uploads, 0 failed.")
+    assert out.strip().endswith(
+        "1 stale multipart uploads, 0 expired resumable uploads, 0 expired direct uploads, 0 stale incoming objects, "
+        "0 failed."
+    )
     assert incomplete_upload_ids(storage) == []
 
 

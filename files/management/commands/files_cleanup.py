@@ -12,7 +12,8 @@ class Command(BaseCommand):
         "Remove bytes no file points at, move misplaced bytes, report rows whose bytes are missing, "
         "trash files whose record is gone, purge expired trash and remove temporary upload files "
         "that killed workers left in FILES_UPLOAD_TEMP_DIR (untouched for an hour), remove expired resumable "
-        "uploads and their staged bytes, and abort stale incomplete multipart uploads on S3."
+        "uploads and their staged bytes, abort stale incomplete multipart uploads on S3, and remove expired "
+        "direct uploads and bytes in incoming/ that no direct upload owns (FILES_DIRECT_UPLOAD_GRACE)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -47,6 +48,8 @@ class Command(BaseCommand):
             "stale_upload_files": "remove temporary upload file left by a killed worker",
             "stale_multipart_uploads": "abort incomplete multipart upload",
             "expired_resumable_uploads": "remove expired resumable upload",
+            "expired_direct_uploads": "remove expired direct upload",
+            "stale_incoming_objects": "remove bytes no direct upload owns",
             "failed": "fail (storage refused; the next run tries again)",
         }
         for field, action in actions.items():
