@@ -33,7 +33,7 @@ from files.exceptions import (
 )
 from files.models import File, ResumableUpload
 from files.services import files_attach
-from files.uploads import upload_temp_dir
+from files.uploads import upload_name, upload_temp_dir
 
 #: The checksums a chunk may carry (tus's checksum extension; sha1 is the one every server must know).
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "md5")
@@ -163,7 +163,7 @@ def _write(upload: ResumableUpload, chunks: Iterable[bytes], checksum: tuple[str
 
 def _attach(upload: ResumableUpload, *, owner: models.Model, user) -> File:
     with staging_path(upload).open("rb") as staged:
-        content = UploadedFile(staged, name=upload.filename, size=upload.length)
+        content = UploadedFile(staged, name=upload_name(upload.filename), size=upload.length)
         (file,) = files_attach(owner=owner, uploads=[content], category=upload.category, uploaded_by=user)
     return file
 

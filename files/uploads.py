@@ -44,6 +44,15 @@ class HashedUploadedFile(TemporaryUploadedFile):
         UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
 
 
+def upload_name(name: str) -> str | None:
+    """``name`` as an upload's name; None for one that names no file ("", "..").
+
+    Django refuses to give a file such a name; without one, the stored file
+    gets a name of the service's own, with its kind's extension.
+    """
+    return name if os.path.basename(name) not in {"", ".", ".."} else None
+
+
 class StoredUpload(HashedUploadedFile):
     """A local copy, for the checks, of bytes already in storage at ``stored_as`` (a direct upload's object).
 
@@ -53,8 +62,7 @@ class StoredUpload(HashedUploadedFile):
 
     def __init__(self, name: str, *, stored_as: str) -> None:
         super().__init__(None, _STORED_TYPE, 0, None)
-        # Django refuses to set what names no file ("", ".."): such a file is named after its kind, as a nameless one.
-        self.name = name if os.path.basename(name) not in {"", ".", ".."} else None
+        self.name = upload_name(name)
         self.stored_as = stored_as
 
     def write_chunks(self, chunks: Iterable[bytes]) -> None:

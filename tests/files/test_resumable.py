@@ -186,6 +186,17 @@ def test_upload_checksum_header_that_cannot_be_used_is_422_and_writes_nothing(ad
     assert ResumableUpload.objects.get().offset == 0
 
 
+@pytest.mark.parametrize("filename", [None, "", "..", "scans/.."])
+def test_upload_without_a_usable_file_name_still_makes_its_file(admin_client, patient, pdf, filename):
+    pairs = {"type": "scan"} if filename is None else {"filename": filename, "type": "scan"}
+    url = create(admin_client, patient, len(pdf), **pairs)["Location"]
+
+    response = patch(admin_client, url, 0, pdf)
+
+    assert response.status_code == 204
+    assert File.objects.get().name.endswith(".pdf")
+
+
 def test_patch_at_another_offset_is_409_and_writes_nothing(admin_client, patient, pdf):
     url = create(admin_client, patient, len(pdf))["Location"]
     patch(admin_client, url, 0, pdf[:1000])

@@ -23,7 +23,11 @@ def upload(name="photo.png", content=None):
 
 
 def stored_names(storage, entity_id) -> list[str]:
-    return storage.listdir(str(entity_id))[1] if storage.exists(str(entity_id)) else []
+    """The files stored under a record's folder, on any storage (an S3 prefix "exists" only as its objects' start)."""
+    try:
+        return storage.listdir(str(entity_id))[1]
+    except FileNotFoundError:  # local disk: the record has no folder yet
+        return []
 
 
 def test_attach_stores_bytes_under_entity_and_file_id(patient, storage, admin):
