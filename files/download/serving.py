@@ -112,6 +112,10 @@ class FileMeta:
     # Every download of the file carries the same headers but Cache-Control and the serving mode's:
     # made once, while the metadata is cached.
     @cached_property
+    def content_length(self) -> tuple[str, str]:
+        return ("Content-Length", str(self.size))
+
+    @cached_property
     def validators(self) -> tuple[tuple[str, str], ...]:
         return (("ETag", self.etag), ("Last-Modified", self.last_modified))
 
@@ -240,16 +244,16 @@ def reply(meta: FileMeta, environ: Mapping[str, str], *, max_age: int | None) ->
 def _reply(
     meta: FileMeta, blob: backends.Blob, storage, environ: Mapping[str, str], max_age: int | None, server: "Server"
 ) -> Reply:
-    validators = [*meta.validators, _cache_control(max_age)]
+    cache_control = _cache_control(max_age)
     if _is_conditional(environ):
         status = _precondition_status(meta, environ)
         if status == 304:
-            return Reply(304, validators, [])
+            return Reply(304, [*meta.validators, cache_control], [])
         if status == 412:
             return error_reply(412, "Precondition failed")
     query = environ.get("QUERY_STRING", "")
     download = "download=1" in query and "download=1" in query.split("&")
-    headers = [*validators, *(meta.attachment_headers if download else meta.inline_headers)]
+    headers = [*meta.validators, cache_control, *(meta.attachment_headers if download else meta.inline_headers)]
     return server.send(meta, blob, storage, environ, headers)
 
 
@@ -320,7 +324,8 @@ class StreamServer(Server):
         head = environ.get("REQUEST_METHOD") == "HEAD"
         if ranges is None:
             body = [] if head or meta.size == 0 else blob.slice(0, meta.size - 1)
-            return Reply(200, [*headers, ("Content-Length", str(meta.size))], body)
+            headers.append(meta.content_length)
+            return Reply(200, headers, body)
         if len(ranges) == 1:
             first, last = ranges[0]
             body = [] if head else blob.slice(first, last)
