@@ -15,6 +15,7 @@ import platform
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
@@ -51,42 +52,64 @@ class storage_errors(contextlib.ContextDecorator):  # named like contextlib.supp
 class StorageSlot(storage_errors):
     """One of a process's places for requests waiting on storage, taken for a ``with`` block.
 
-    :class:`StorageUnavailable` when none frees up within ``wait`` seconds: a
-    stalled store then holds that many threads, never all of them; and, as
-    in :class:`storage_errors`, when storage fails inside the block. Holds no
-    state of its own, so one instance serves every thread. The places are
-    tokens in a ``SimpleQueue``: taking and giving one back are two calls in
-    C, where a semaphore costs a lock and a condition on every download.
+    A request finding every place taken waits for one, ``wait`` seconds at a
+    time. It gives up (:class:`StorageUnavailable`) only when the store is the
+    cause: no place has been given back for :data:`STALLED_SECONDS`. A stalled
+    store then holds that many threads, never all of them; a busy process,
+    whose places are held longer only for want of the CPU but keep coming
+    back, has its requests wait on instead of answering 503. As in
+    :class:`storage_errors`, storage failing inside the block raises
+    :class:`StorageUnavailable` too. Holds no state of its own, so one
+    instance serves every thread.
     """
 
-    def __init__(self, slots: queue.SimpleQueue, wait: float) -> None:
-        self._slots, self._wait = slots, wait
+    def __init__(self, places: "Places", wait: float) -> None:
+        self._places, self._wait = places, wait
 
     def __enter__(self) -> None:
-        try:
-            self._slots.get(timeout=self._wait)
-        except queue.Empty:
-            raise StorageUnavailable(
-                "every place for requests waiting on storage is taken: the store is slow or stalled"
-            ) from None
+        while True:
+            try:
+                self._places.tokens.get(timeout=self._wait)
+                return
+            except queue.Empty:
+                if time.monotonic() - self._places.given_back >= STALLED_SECONDS:
+                    raise StorageUnavailable(
+                        "every place for requests waiting on storage is taken: the store is stalled"
+                    ) from None
 
     def __exit__(self, kind, error, traceback) -> bool:
-        self._slots.put(None)
+        self._places.given_back = time.monotonic()
+        self._places.tokens.put(None)
         return error is not None and super().__exit__(kind, error, traceback)
 
 
+#: No place given back for this long: the store does not answer (a local file opens, and S3 answers, far sooner).
+STALLED_SECONDS = 1.0
+
+
+class Places:
+    """A process's places toward storage: tokens in a ``SimpleQueue``, and when one was last given back.
+
+    Taking and giving back a token are two calls in C, where a semaphore
+    costs a lock and a condition on every download.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.tokens: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(limit):
+            self.tokens.put(None)
+        self.given_back = time.monotonic()
+
+
 def storage_slot() -> StorageSlot:
-    """The process's ``FILES_STORAGE_CONCURRENCY`` places, waited on ``FILES_STORAGE_WAIT`` seconds."""
-    return StorageSlot(storage_slots(conf.storage_concurrency()), conf.storage_wait())
+    """The process's ``FILES_STORAGE_CONCURRENCY`` places, waited on ``FILES_STORAGE_WAIT`` seconds at a time."""
+    return StorageSlot(storage_places(conf.storage_concurrency()), conf.storage_wait())
 
 
 @functools.lru_cache(maxsize=4)
-def storage_slots(limit: int) -> queue.SimpleQueue:
-    """The process's one queue of ``limit`` places (shared by every :class:`StorageSlot` of that limit)."""
-    slots: queue.SimpleQueue = queue.SimpleQueue()
-    for _ in range(limit):
-        slots.put(None)
-    return slots
+def storage_places(limit: int) -> Places:
+    """The process's one set of ``limit`` places (shared by every :class:`StorageSlot` of that limit)."""
+    return Places(limit)
 
 
 class FileSlice:

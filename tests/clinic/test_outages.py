@@ -7,6 +7,7 @@ is made to hang by a loopback server that takes connections and never
 answers.
 """
 
+import threading
 import time
 
 import psycopg
@@ -160,12 +161,15 @@ def test_a_download_from_a_stalled_store_fails_within_the_storage_timeouts(setti
     assert seconds < 5
 
 
-def test_a_download_finding_every_place_toward_storage_taken_answers_503_at_once(settings):
+def test_a_download_finding_every_place_toward_storage_held_by_a_stalled_store_answers_503_at_once(
+    settings, monkeypatch
+):
     settings.FILES_STORAGE_CONCURRENCY = 1
     admin = UserFactory(role="admin")
     file = FileFactory()
 
-    with backends.storage_slot():  # another request, stuck on the store
+    with backends.storage_slot():  # another request, stuck on the store: no place given back for a while
+        backends.storage_places(1).given_back -= backends.STALLED_SECONDS
         started = time.monotonic()
         response = wsgi_request(f"/static/{file.path}", headers={"Authorization": f"Token {admin.auth_token.key}"})
         seconds = time.monotonic() - started
@@ -173,6 +177,29 @@ def test_a_download_finding_every_place_toward_storage_taken_answers_503_at_once
     assert (response.status, response["Retry-After"]) == (503, "5")
     assert response.body == b'{"detail": "File storage is unavailable, try again later"}'
     assert seconds < 0.5
+
+
+def test_a_download_finding_every_place_held_by_requests_that_are_only_slow_waits_for_one(settings):
+    """A busy process's places come back, later than FILES_STORAGE_WAIT: its downloads wait, not 503."""
+    settings.FILES_STORAGE_CONCURRENCY = 1
+    settings.FILES_STORAGE_WAIT = 0.05
+    admin = UserFactory(role="admin")
+    file = FileFactory()
+    held, release = threading.Event(), threading.Event()
+
+    def slow_request():
+        with backends.storage_slot():
+            held.set()
+            release.wait(5)
+
+    other = threading.Thread(target=slow_request)
+    other.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()  # six of this download's waits
+    response = wsgi_request(f"/static/{file.path}", headers={"Authorization": f"Token {admin.auth_token.key}"})
+    other.join()
+
+    assert response.status == 200
 
 
 def _client(user) -> Client:
