@@ -94,15 +94,17 @@ def photo(tmp_path):
 
 @pytest.fixture
 def requests_seen():
-    """The method, path and ``Upload-Offset`` of every request the live server (this process's threads) answers."""
-    seen, lock = [], threading.Lock()
+    """What the live server (this process's threads) was sent: each request's method, path and ``Upload-Offset``;
+    and each one's ``Upload-Checksum``."""
+    seen, checksums, lock = [], [], threading.Lock()
 
     def remember(sender, environ, **kwargs):
         with lock:
             seen.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_UPLOAD_OFFSET")))
+            checksums.append(environ.get("HTTP_UPLOAD_CHECKSUM"))
 
     request_started.connect(remember)
-    yield seen
+    yield seen, checksums
     request_started.disconnect(remember)
 
 
@@ -110,7 +112,9 @@ def sha256(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_admin_uploads_several_files_resumably_with_progress(live_server, browser, screenshot, big_pdf, photo):
+def test_admin_uploads_several_files_resumably_with_progress(
+    live_server, browser, screenshot, big_pdf, photo, requests_seen
+):
     patient, admin = PatientFactory(), staff_user("admin")
     log_in(browser, live_server, admin, change_page(patient))
 
@@ -138,6 +142,10 @@ def test_admin_uploads_several_files_resumably_with_progress(live_server, browse
         row.get_attribute("data-file-id"): row.find_element(By.TAG_NAME, "a").get_attribute("href") for row in finished
     }
     assert links == {str(file.pk): f"{live_server.url}/admin/files/file/{file.pk}/change/" for file in stored.values()}
+    seen, checksums = requests_seen
+    patches = [checksum for (method, _, _), checksum in zip(seen, checksums, strict=True) if method == "PATCH"]
+    assert len(patches) == 4  # the PDF's three chunks, the photo's one
+    assert all(checksum.startswith("sha256 ") for checksum in patches)  # 127.0.0.1: the browser can hash
 
 
 def test_upload_survives_a_lost_connection_and_resumes_from_the_servers_offset(
@@ -167,7 +175,7 @@ def test_upload_survives_a_lost_connection_and_resumes_from_the_servers_offset(
     assert row.get_attribute("data-state") == "done"
     [file] = File.objects.filter(entity_id=patient.pk)
     assert file.sha256 == sha256(big_pdf)
-    tus = [(method, offset) for method, path, offset in requests_seen if "/uploads/" in path]
+    tus = [(method, offset) for method, path, offset in requests_seen[0] if "/uploads/" in path]
     methods = [method for method, _ in tus]
     assert methods.count("POST") == 1  # one upload, never started again
     assert "HEAD" in methods[2:]  # after the lost chunk, the widget asked the server what it kept
