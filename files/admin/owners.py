@@ -23,6 +23,7 @@ from django.urls import reverse
 from files import conf
 from files.admin.access import LegalHoldActions, ReachedOnly
 from files.admin.files import thumbnail_html
+from files.admin.uploads import upload_widget
 from files.api.exports import export_response
 from files.audit import Action, Attempt
 from files.exceptions import DeleteNotPermitted, FileOnHold, FileRejected
@@ -114,6 +115,7 @@ class FileOwnerAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
 
     inlines = [FileInline, FileUploadInline]
     actions = ["hold_selected", "release_selected", "export_selected"]
+    change_form_template = "admin/files/owner_change_form.html"
 
     def get_queryset(self, request):
         return conf.permission_policy().records_visible_to(request.user, super().get_queryset(request))
@@ -135,6 +137,14 @@ class FileOwnerAdmin(LegalHoldActions, ReachedOnly, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         return _links_checked(super().get_form(request, obj, change, **kwargs), request.user)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and not add:
+            listed = [f.formset.prefix for f in context["inline_admin_formsets"] if isinstance(f.opts, FileInline)]
+            context["upload_widget"] = upload_widget(
+                user=request.user, record=obj, files_list_id=f"{listed[0]}-group" if listed else ""
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def delete_model(self, request, obj) -> None:
         owner_delete(owner=obj, deleted_by=request.user)

@@ -3,13 +3,14 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import resolve
 from PIL import ExifTags, Image
 from rest_framework.test import APIClient
 
 from demo import samples
 from files.derivatives import file_derivatives_make
 from files.models import File
-from tests.factories import FileFactory, PatientFactory, UserFactory
+from tests.factories import AppointmentFactory, DoctorFactory, FileFactory, PatientFactory, UserFactory
 from tests.files import photos
 
 
@@ -288,3 +289,46 @@ def test_record_page_shows_its_files_thumbnails_never_originals(staff_client, pn
 
     assert f'src="/static/{png_file.entity_id}/{png_file.pk}.thumbnail.webp"' in page
     assert f'src="/static/{png_file.path}"' not in page
+
+
+@pytest.mark.parametrize("factory", [PatientFactory, DoctorFactory, AppointmentFactory])
+def test_record_page_offers_the_resumable_upload_widget_at_the_records_tus_endpoint(staff_client, factory):
+    record = factory()
+    opts = record._meta
+
+    response = staff_client.get(f"/admin/{opts.app_label}/{opts.model_name}/{record.pk}/change/")
+
+    widget = response.context["upload_widget"]
+    assert widget["endpoint"] == f"/api/{opts.model_name}s/{record.pk}/uploads/"
+    assert resolve(widget["endpoint"]).func.actions == {"post": "uploads", "options": "uploads"}
+    page = response.content.decode()
+    assert f'data-endpoint="{widget["endpoint"]}"' in page
+    assert '<script type="module" src="/assets/files/upload.js">' in page
+
+
+def test_record_page_shows_no_upload_widget_to_a_user_who_may_not_upload(client, patient):
+    user = UserFactory(role="patient", is_staff=True)  # views their own record and its files, uploads nothing
+    patient.user = user
+    patient.save()
+    client.force_login(user)
+
+    response = client.get(f"/admin/patients/patient/{patient.pk}/change/")
+
+    assert response.status_code == 200
+    assert response.context["upload_widget"] is None
+    assert "data-files-upload" not in response.content.decode()
+    assert "files/upload.js" not in response.content.decode()
+
+
+def test_widget_uploads_with_the_admins_session_and_the_pages_csrf_token(admin, patient):
+    """What upload.js sends: the session cookie, and the page's CSRF token as ``X-CSRFToken`` (else 403)."""
+    admin.is_staff = True
+    admin.save()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin)
+    page = browser.get(f"/admin/patients/patient/{patient.pk}/change/")
+    endpoint, token = page.context["upload_widget"]["endpoint"], str(page.context["csrf_token"])
+    tus = {"HTTP_TUS_RESUMABLE": "1.0.0", "HTTP_UPLOAD_LENGTH": "10"}
+
+    assert browser.post(endpoint, **tus).status_code == 403
+    assert browser.post(endpoint, HTTP_X_CSRFTOKEN=token, **tus).status_code == 201
