@@ -8,6 +8,7 @@ session, reached through django-storages and boto3 over HTTP.
 import socket
 import uuid
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -18,6 +19,7 @@ from rest_framework.test import APIClient
 
 from files import audit, caching
 from tests.factories import UserFactory
+from tests.servers import skip_outside_ci
 
 S3_BUCKET = "clinic-files-test"
 
@@ -224,3 +226,13 @@ def database_down(transactional_db):
             connection.close()
 
     return down
+
+
+@pytest.fixture
+def database_url() -> str:
+    """The test database, for a server process (tests/servers.py): only a server database is shared by processes."""
+    if connection.vendor != "postgresql":
+        skip_outside_ci("another process reaches the test database only on PostgreSQL")
+    db = connection.settings_dict
+    credentials = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

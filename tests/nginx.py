@@ -44,3 +44,16 @@ def shipped_config(name: str, replacements: dict[str, str]) -> str:
         assert site.count(shipped) == 1, f"deploy/{name} no longer has {shipped!r} once"
         site = site.replace(shipped, here)
     return site
+
+
+def shipped_site(*, app_port: int, port: int, files_root: Path, body_temp: Path) -> str:
+    """deploy/nginx.conf with only what differs on this machine replaced, each replacement checked."""
+    return shipped_config(
+        "nginx.conf",
+        {
+            "server app:8000;": f"server 127.0.0.1:{app_port};",
+            "listen 80;": f"listen 127.0.0.1:{port};",
+            "alias /data/files/;": f"alias {files_root}/;",
+            "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {body_temp};",
+        },
+    )

@@ -13,7 +13,6 @@ deploy/nginx.s3.conf, fetching the presigned URL the app hands it.
 import http.client
 import os
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,12 +26,10 @@ from django.utils.http import http_date
 
 from demo import samples
 from files import signing
-from tests.clinic.test_slow_clients import GUNICORN_ENV, database_url, free_port, running, shipped_site
 from tests.conftest import s3_backend
 from tests.factories import FileFactory, PatientFactory, UserFactory
-from tests.nginx import nginx_binary, shipped_config, write_main_conf
-
-__all__ = ["database_url"]  # a fixture, used by name
+from tests.nginx import nginx_binary, shipped_config, shipped_site, write_main_conf
+from tests.servers import GUNICORN_COMMAND, GUNICORN_ENV, free_port, running
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -55,14 +52,13 @@ def app_behind_nginx(tmp_path: Path, *, name: str, app_env: dict[str, str], site
     folder.mkdir()
     app_port, port = free_port(), free_port()
     env = {**os.environ, **GUNICORN_ENV, "GUNICORN_BIND": f"127.0.0.1:{app_port}", **app_env}
-    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "clinic.wsgi"]
     prefix = folder / "nginx"
     prefix.mkdir()
     (prefix / "site.conf").write_text(site(app_port=app_port, port=port, prefix=prefix))
     main = write_main_conf(prefix, serve=True)
     nginx = [nginx_binary(), "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(main)]
     with ExitStack() as stack:
-        stack.enter_context(running(gunicorn, env=env, log=folder / "gunicorn.log", port=app_port))
+        stack.enter_context(running(GUNICORN_COMMAND, env=env, log=folder / "gunicorn.log", port=app_port))
         stack.enter_context(running(nginx, env=dict(os.environ), log=prefix / "stdout.log", port=port))
         yield Stack(port, prefix / "stdout.log")
 

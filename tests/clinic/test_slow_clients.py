@@ -2,7 +2,7 @@
 
 A real nginx runs deploy/nginx.conf, changed only where this machine differs
 (the upstream's address, the listening port, the files' root, the body's
-temporary folder: see ``shipped_site``), in front of a real gunicorn running
+temporary folder: see ``tests.nginx.shipped_site``), in front of a real gunicorn running
 gunicorn.conf.py with 1 worker of 4 threads, against the test database.
 Sixty uploads sending their body a byte a second must not slow ``/healthz``
 or a signed download; the control shows that twenty of them stop the same
@@ -13,125 +13,28 @@ import http.client
 import json
 import os
 import select
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
-from django.db import connection
 
 from demo import samples
 from files import signing
 from tests.factories import FileFactory, PatientFactory, UserFactory
-from tests.nginx import nginx_binary, shipped_config, write_main_conf
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.nginx import nginx_binary, shipped_site, write_main_conf
+from tests.servers import GIVE_UP_AFTER, GUNICORN_COMMAND, GUNICORN_ENV, Answer, free_port, get, running
 
 # serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
 # The rows must be committed: gunicorn, another process, reads them.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-# Few threads, so that the attack stops a bare gunicorn with a handful of connections.
-GUNICORN_ENV = {
-    "GUNICORN_WORKERS": "1",
-    "GUNICORN_THREADS": "4",
-    "GUNICORN_ACCESS_LOG": "",
-    "GUNICORN_GRACEFUL_TIMEOUT": "1",
-}
 SLOW_UPLOADS = 60
 ATTACK_SECONDS = 9
 POLL_EVERY = 0.5
 FAST_ENOUGH = 1.0
-# How long a request may take before it counts as unanswered; every wait of the test is bounded.
-GIVE_UP_AFTER = 3.0
-STARTUP_SECONDS = 30
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
-
-
-def skip_outside_ci(reason: str) -> None:
-    """Skip here, fail in CI: there a skip may not stand in for the test."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI must run this test)")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def database_url() -> str:
-    """The test database, for gunicorn's process: only a server database is shared between processes."""
-    if connection.vendor != "postgresql":
-        skip_outside_ci("another process reaches the test database only on PostgreSQL")
-    db = connection.settings_dict
-    credentials = f"{quote(db['USER'], safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Answer:
-    status: int | None  # None: no answer within GIVE_UP_AFTER
-    body: bytes
-    seconds: float
-
-
-def get(port: int, path: str, *, timeout: float = GIVE_UP_AFTER) -> Answer:
-    """One GET on a new connection, timed."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-        return Answer(response.status, body, time.perf_counter() - started)
-    except OSError:  # a timeout, or a refused or reset connection
-        return Answer(None, b"", time.perf_counter() - started)
-    finally:
-        conn.close()
-
-
-@contextmanager
-def running(command: list[str], *, env: dict[str, str], log: Path, port: int) -> Iterator[int]:
-    """A server process, answering ``/healthz`` on ``port`` before the block runs; stopped after it."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (fixed arguments: this machine's nginx, this venv's gunicorn)
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        _wait_until_answering(process, port, log)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: the server and its workers only
-            process.wait(timeout=10)
-
-
-def _wait_until_answering(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args[0]} exited with {process.returncode}:\n{log.read_text()}")
-        if get(port, "/healthz", timeout=1).status == 200:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"{process.args[0]} did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -150,22 +53,8 @@ def gunicorn(database_url, tmp_path, settings):
         "FILES_CLIENT_ADDRESS_HEADER": "HTTP_X_REAL_IP",
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "clinic.wsgi"]
-    with running(command, env=env, log=tmp_path / "gunicorn.log", port=port):
+    with running(GUNICORN_COMMAND, env=env, log=tmp_path / "gunicorn.log", port=port):
         yield port
-
-
-def shipped_site(*, app_port: int, port: int, files_root: Path, body_temp: Path) -> str:
-    """deploy/nginx.conf with only what differs on this machine replaced, each replacement checked."""
-    return shipped_config(
-        "nginx.conf",
-        {
-            "server app:8000;": f"server 127.0.0.1:{app_port};",
-            "listen 80;": f"listen 127.0.0.1:{port};",
-            "alias /data/files/;": f"alias {files_root}/;",
-            "client_body_temp_path /var/cache/nginx/client_temp;": f"client_body_temp_path {body_temp};",
-        },
-    )
 
 
 @pytest.fixture

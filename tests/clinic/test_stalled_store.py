@@ -9,15 +9,14 @@ not stop ``/healthz``, the API or ``/readyz`` from answering within a second.
 import http.client
 import json
 import os
-import sys
 import threading
 import time
 
 import pytest
 
 from files import signing
-from tests.clinic.test_slow_clients import GUNICORN_ENV, Answer, database_url, free_port, get, running  # noqa: F401
 from tests.factories import FileFactory, UserFactory
+from tests.servers import GUNICORN_COMMAND, GUNICORN_ENV, free_port, get, running
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -26,7 +25,7 @@ FAST_ENOUGH = 1.0
 
 
 @pytest.fixture
-def gunicorn_on_a_stalled_store(database_url, stalled_server, tmp_path):  # noqa: F811
+def gunicorn_on_a_stalled_store(database_url, stalled_server, tmp_path):
     port = free_port()
     env = {
         **os.environ,
@@ -44,8 +43,7 @@ def gunicorn_on_a_stalled_store(database_url, stalled_server, tmp_path):  # noqa
         # Half the threads may wait on storage: the other half answers everything else.
         "FILES_STORAGE_CONCURRENCY": "2",
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "clinic.wsgi"]
-    with running(command, env=env, log=tmp_path / "gunicorn.log", port=port):
+    with running(GUNICORN_COMMAND, env=env, log=tmp_path / "gunicorn.log", port=port):
         yield port
 
 
