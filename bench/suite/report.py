@@ -116,10 +116,8 @@ def cell(bench: Bench, peer: str, case: str) -> str:
     for row in bench.rows:
         if row["peer"] == peer and row["case"] == case:
             if row["status"] == "ok":
-                if case == "10k":
-                    return f"{row['req_s']:,.0f}"
                 low, high = row["spread"]
-                return f"{row['mib_s']:,.0f} ({low:,.0f}-{high:,.0f})"
+                return f"{row['req_s' if case == '10k' else 'mib_s']:,.0f} ({low:,.0f}-{high:,.0f})"
             return row["status"]
     return "-"
 
@@ -145,10 +143,10 @@ def print_report(bench: Bench, checks: list[dict], results: dict, rss: dict) -> 
         "project signed URL, 2 workers": f"{scale_note(bench)}; 2 workers x 8 threads on both cores",
     }
     print()
-    print(f"{'peer':<34} {'10 KB req/s':>12} {'64 MB MB/s (spread)':>20}   notes")
-    print(f"{'-' * 34} {'-' * 12} {'-' * 20}   {'-' * 40}")
+    print(f"{'peer':<34} {'10 KB req/s (spread)':>22} {'64 MB MB/s (spread)':>20}   notes")
+    print(f"{'-' * 34} {'-' * 22} {'-' * 20}   {'-' * 40}")
     for peer in PEER_ORDER:
-        print(f"{peer:<34} {cell(bench, peer, '10k'):>12} {cell(bench, peer, '64m'):>20}   {notes[peer]}")
+        print(f"{peer:<34} {cell(bench, peer, '10k'):>22} {cell(bench, peer, '64m'):>20}   {notes[peer]}")
     inprocess = project.get("inprocess") or {}
     if inprocess.get("status") == "ok":
         figures = ", ".join(f"{how} {inprocess[how]['best_us']:.1f} us" for how in ("signed", "token", "whitenoise"))
