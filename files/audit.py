@@ -453,11 +453,11 @@ class _Batch:
 
     def _soon(self) -> None:
         """Have what waits written: now when ``FILES_AUDIT_FLUSH_SECONDS`` is 0, else by the writer thread."""
+        if self._writer is not None:
+            return  # running (it reads FILES_AUDIT_FLUSH_SECONDS each time round): the common case, asking nothing
         if conf.audit_flush_seconds() <= 0:
             self.flush()
             return
-        if self._writer is not None:
-            return  # running: the common case, without the lock
         with self._lock:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_until_stopped, name="files-audit", daemon=True)
