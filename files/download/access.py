@@ -177,6 +177,7 @@ def _grant(environ: Mapping[str, str], path: str, user, attempt: Attempt, *, sig
 
 
 def _decided_and_remembered(key: tuple, environ, path: str, user, attempt: Attempt, *, signed: bool) -> Grant:
+    """Decide and remember. A function of its own: the closure's cells are made on a miss, not on every download."""
     return _grants.get_or_set(key, lambda: _decide(environ, path, user, attempt, signed=signed))
 
 
