@@ -65,7 +65,7 @@ class BoundedCache(Generic[V]):
         _all_caches.append(self)
 
     def get(self, key: Hashable) -> V | None:
-        """The cached value for ``key``, or None."""
+        """The cached value for ``key``, or None (so only for caches that never hold None: the grants)."""
         entry = self._entries.get(key)
         return entry[1] if entry is not None and entry[0] > time.monotonic() else None
 

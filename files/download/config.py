@@ -1,11 +1,11 @@
-"""The download path's settings, read once per process instead of on every download.
+"""What the download path builds from its settings, once per process instead of on every download.
 
 Each value still comes from its one function in ``files.conf`` (or Django's
-setting); a download only no longer pays for asking again, which was a
-fifth of a 10 KB download's time (a files setting the project leaves at its
-default is a caught ``AttributeError`` on every read). Settings do not change
-while a process runs, except in tests, whose changes (``setting_changed``)
-drop the snapshot: the next download reads them again.
+setting), which remembers the raw values itself; what this snapshot keeps is
+what is made from them: the URL prefixes reversed, the storage and its
+open-file function, the serving mode and the policy instances, the storage
+places. Settings do not change while a process runs, except in tests, whose
+changes (``setting_changed``) drop the snapshot: the next download makes it again.
 """
 
 import functools
