@@ -292,11 +292,10 @@ class _Root:
 _READ = os.O_RDONLY | os.O_CLOEXEC
 
 
-@functools.lru_cache(maxsize=16)
 def _local_root(storage: Storage) -> _Root | None:
     """The folder of a storage on local disk, held open; None for a storage without paths.
 
-    Asked once per storage (the root is configuration), not on every download.
+    Asked once per storage, by :func:`blob_opener` (the root is configuration), not on every download.
     """
     try:
         path = storage.path("")
