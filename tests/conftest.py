@@ -6,6 +6,7 @@ session, reached through django-storages and boto3 over HTTP.
 """
 
 import socket
+import types
 import uuid
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -140,6 +141,19 @@ def fresh_caches():
     caching.clear_all()
     cache.clear()  # local memory (tests/settings.py), never a shared Redis
     audit.discard_waiting()
+
+
+@pytest.fixture
+def auth_clock(monkeypatch, settings):
+    """The auth caches' clock, stopped at 1000 s; set ``auth_clock.now`` to move it (FILES_AUTH_CACHE_SECONDS: 10).
+
+    Cached answers end with the window of this clock they were loaded in: a test that relies on one still
+    being there a moment later stops the clock, which a window's end could otherwise cross in between.
+    """
+    settings.FILES_AUTH_CACHE_SECONDS = 10
+    clock = types.SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(caching, "time", types.SimpleNamespace(monotonic=lambda: clock.now))
+    return clock
 
 
 @pytest.fixture

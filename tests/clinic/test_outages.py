@@ -96,7 +96,7 @@ def test_the_admin_answers_503_while_the_database_is_down(database_down):
 
 
 def test_signed_downloads_while_the_database_is_down_serve_what_the_worker_checked_and_503_the_rest(
-    database_down, settings
+    database_down, settings, auth_clock
 ):
     settings.FILES_AUDIT_FLUSH_SECONDS = 3600  # batched, as in production
     user = UserFactory(role="admin")
