@@ -234,7 +234,7 @@ def _insert(rows: list[tuple]) -> None:
 
     A database that is down raises, and the caller keeps the events.
     """
-    _insert_valid([_valid(_dated(row)) for row in rows])
+    _insert_valid([(_dated(row[0]), *_valid(row[1:])) for row in rows])
 
 
 def _insert_valid(rows: list[tuple]) -> None:
@@ -278,29 +278,33 @@ def _fields() -> list[models.Field]:
     return [AuditEvent._meta.get_field(name) for name in COLUMNS]
 
 
-def _dated(row: tuple) -> tuple:
-    """``row`` with its time (seconds since the epoch, cheap to take on every download) as its column takes it.
+def _dated(at: float) -> datetime:
+    """An event's time (seconds since the epoch, cheap to take on every download) as its column takes it.
 
     Aware (UTC), or naive in the project's time zone without ``USE_TZ``.
     """
-    at = datetime.fromtimestamp(row[0], UTC)
-    return (at if settings.USE_TZ else timezone.make_naive(at), *row[1:])
+    moment = datetime.fromtimestamp(at, UTC)
+    return moment if settings.USE_TZ else timezone.make_naive(moment)
 
 
-def _valid(row: tuple) -> tuple:
-    """``row`` with values its columns take.
+@functools.lru_cache(maxsize=1024)
+def _valid(values: tuple) -> tuple:
+    """An event's values but its time (``COLUMNS[1:]``), made what their columns take.
 
     An address or an id that is none is left empty (and logged); text loses
     its NULs (which PostgreSQL refuses) and what its column cannot hold.
     Every download's event comes through here, in the serving process: each
-    column's check is chosen once (:func:`_checks`), not per value.
+    column's check is chosen once (:func:`_checks`), and the answer is
+    remembered, since one user's downloads of one file (a PDF viewer's
+    ranges, a page opened again) differ only in their time. An invalid
+    value is so logged once while its event is remembered, not each time.
     """
-    return tuple(None if value is None else check(value) for check, value in zip(_checks(), row, strict=True))
+    return tuple(None if value is None else check(value) for check, value in zip(_checks(), values, strict=True))
 
 
 @functools.cache
 def _checks() -> tuple[Callable[[object], object], ...]:
-    return tuple(_check(field) for field in _fields())
+    return tuple(_check(field) for field in _fields()[1:])
 
 
 def _check(field: models.Field) -> Callable[[object], object]:

@@ -294,7 +294,7 @@ def test_an_event_the_database_refuses_is_dropped_and_the_rest_of_the_batch_writ
     batched, monkeypatch, admin, png_file
 ):
     batched.FILES_AUDIT_FLUSH_SECONDS = 3600
-    monkeypatch.setattr(audit, "_valid", lambda row: row)  # were validation to miss a value
+    monkeypatch.setattr(audit, "_valid", lambda values: values)  # were validation to miss a value
     audit.Attempt(None, context=audit.RequestContext(address="10.0.0.1")).record_soon(status=403)  # no action
     token_client(admin).get(f"/static/{png_file.path}")
 
