@@ -79,12 +79,19 @@ class OtherLoad:
 
 
 class Bench:
-    """The rows measured so far, and how each is measured."""
+    """The rows of a run: each server's loads are added while it is up, then measured together, taking turns.
+
+    A row's measured runs do not follow one another: round after round,
+    every row added gets one run (:meth:`measure`), so that a busy or a slow
+    spell of the machine falls on every server alike, and the ratios of a
+    run compare servers measured in the same minutes.
+    """
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.rows: list[dict] = []
-        self.servers: list[subprocess.Popen] = []  # what is under test now, for OtherLoad
+        self.servers: list[subprocess.Popen] = []  # the server of the loads being added, for OtherLoad
+        self._waiting: list[dict] = []  # rows checked and warmed up, waiting for their runs
 
     def failed(self, peer: str, case: str, error: str, **extra) -> dict:
         row = {"peer": peer, "case": case, "status": "FAILED", "error": error, **extra}
@@ -98,33 +105,67 @@ class Bench:
         self.rows.append(row)
         return row
 
-    def load(
+    def add(
         self, peer: str, case: str, url: str, *, sha256: str, headers: list[str] = (), connections: int | None = None
-    ) -> dict:
-        """Check one download, warm up, then the measured wrk run; record and return the row."""
+    ) -> None:
+        """Check one download and warm up now; the row's measured runs come with :meth:`measure`."""
         headers = list(headers)
         connections = connections or CONNECTIONS[case]
         row = {"peer": peer, "case": case, "url": url, "connections": connections, "duration": DURATION[case]}
         error = check_download(url, headers, SIZES[case], sha256, self.tmp / "check.bin")
         if error:
-            return self.failed(peer, case, f"check download: {error}", url=url)
+            self.failed(peer, case, f"check download: {error}", url=url)
+            return
         options = {"connections": connections, "timeout": WRK_TIMEOUT[case], "headers": headers}
-        runs = []
         try:
             warmup, _ = wrk(url, duration=WARMUP, **options)
-            row["warmup_requests"] = warmup["requests"]
-            for _ in range(REPEATS[case]):
-                with OtherLoad(self.servers) as other:
-                    figures, output = wrk(url, duration=DURATION[case], **options)
-                runs.append({**figures, "wrk_output": output, "other_cpu_percent": round(other.percent, 1)})
         except Exception as error:  # a broken run is a FAILED row, the others go on
-            return self.failed(peer, case, str(error), url=url)
+            self.failed(peer, case, str(error), url=url)
+            return
+        row["warmup_requests"] = warmup["requests"]
+        self._waiting.append({"row": row, "options": options, "servers": list(self.servers), "runs": []})
+
+    def load(self, peer: str, case: str, url: str, **given) -> dict | None:
+        """One row alone: added, then measured at once (a load with no peer to take turns with)."""
+        self.add(peer, case, url, **given)
+        self.measure()
+        return next((row for row in reversed(self.rows) if (row["peer"], row["case"]) == (peer, case)), None)
+
+    def measure(self) -> None:
+        """The measured runs of every row waiting, one run of each in turn, round after round; then their figures."""
+        waiting, self._waiting = self._waiting, []
+        rounds = max((REPEATS[entry["row"]["case"]] for entry in waiting), default=0)
+        for number in range(rounds):
+            if len(waiting) > 1:
+                log(f"  round {number + 1} of {rounds}: {len(waiting)} rows taking turns")
+            for entry in waiting:
+                if entry.get("error") or number >= REPEATS[entry["row"]["case"]]:
+                    continue
+                row = entry["row"]
+                try:
+                    with OtherLoad(entry["servers"]) as other:
+                        figures, output = wrk(row["url"], duration=DURATION[row["case"]], **entry["options"])
+                except Exception as error:
+                    entry["error"] = str(error)
+                    continue
+                entry["runs"].append({**figures, "wrk_output": output, "other_cpu_percent": round(other.percent, 1)})
+        for entry in waiting:
+            self._record(entry)
+
+    def _record(self, entry: dict) -> None:
+        row, runs = entry["row"], entry["runs"]
+        peer, case, url = row["peer"], row["case"], row["url"]
+        if entry.get("error"):
+            self.failed(peer, case, entry["error"], url=url)
+            return
         row["runs"] = runs
         for figures in runs:
             if not figures["requests"]:
-                return self.failed(peer, case, f"no request completed:\n{figures['wrk_output']}", url=url)
+                self.failed(peer, case, f"no request completed:\n{figures['wrk_output']}", url=url)
+                return
             if figures["non2xx"]:
-                return self.failed(peer, case, f"{figures['non2xx']} answers were not 2xx/3xx", url=url)
+                self.failed(peer, case, f"{figures['non2xx']} answers were not 2xx/3xx", url=url)
+                return
         # Several runs: the median counts, the lowest and highest are the spread.
         metric = "req_s" if case == "10k" else "mib_s"
         ordered = sorted(runs, key=lambda figures: figures[metric])
@@ -141,10 +182,11 @@ class Bench:
             f"  {peer} {case}: {shown} (p50 {row.get('latency_p50')}, p99 {row.get('latency_p99')}; "
             f"other work on the machine: {row['other_cpu_percent']:.0f}% CPU)"
         )
-        return row
 
     def has(self, peer: str, case: str) -> bool:
-        return any(row["peer"] == peer and row["case"] == case for row in self.rows)
+        return any(row["peer"] == peer and row["case"] == case for row in self.rows) or any(
+            (entry["row"]["peer"], entry["row"]["case"]) == (peer, case) for entry in self._waiting
+        )
 
     def value(self, peer: str, case: str) -> float | None:
         for row in self.rows:

@@ -1,4 +1,7 @@
-"""The peers: nginx, WhiteNoise and Django static.serve under gunicorn, Starlette under uvicorn."""
+"""The peers: nginx, WhiteNoise and Django static.serve under gunicorn, Starlette under uvicorn.
+
+Started and checked here; measured with the project's servers (``Bench.measure``), and stopped at the end.
+"""
 
 from __future__ import annotations
 
@@ -75,22 +78,19 @@ def run_peers(bench: Bench, services: Services, tmp: Path, data_dir: Path, shas:
         (STARLETTE, lambda port: start_uvicorn(services, "starlette", port, data_dir, uv)),
         (STARLETTE_H11, lambda port: start_uvicorn(services, "starlette-h11", port, data_dir, H11)),
     ]
+    # Each peer stays up until the end: its rows are measured with every other server's, taking turns.
     for peer, start in peers:
         log(f"peer: {peer}")
         port = free_port()
-        proc = None
         try:
             proc = start(port)
             bench.servers = [proc]
             base = f"http://127.0.0.1:{port}"
             wait_until_listening(proc, base)
             for case in SIZES:
-                bench.load(peer, case, f"{base}/static/bench-{case}.pdf", sha256=shas[case])
+                bench.add(peer, case, f"{base}/static/bench-{case}.pdf", sha256=shas[case])
         except Exception as error:  # the peer did not start: its rows are FAILED
             for case in SIZES:
                 if not bench.has(peer, case):
                     bench.failed(peer, case, str(error))
-        finally:
-            if proc is not None:
-                services.stop(proc)
     return {"uvicorn": uv, "uvicorn_h11": H11}

@@ -330,81 +330,76 @@ def run_project(bench: Bench, services: Services, tmp: Path, data: dict, shas: d
     files = project["files"]
     log(f"project: patient detail: {project.get('patient_detail')}; url of 10k: {files['10k'].get('url')}")
 
-    info["audit"] = audit = {}
     before = count_download_events()
     signed = files["10k"].get("signed_url")
     if signed:
-        bench.load("project signed URL", "10k", f"{base}{signed}", sha256=shas["10k"])
+        bench.add("project signed URL", "10k", f"{base}{signed}", sha256=shas["10k"])
     else:
         bench.not_applicable("project signed URL", "10k", f"the file's url is not signed: {files['10k'].get('url')}")
-    bench.load("project token", "10k", f"{base}{files['10k']['path']}", sha256=shas["10k"], headers=token_header)
-    bench.load("project token", "64m", f"{base}{files['64m']['path']}", sha256=shas["64m"], headers=token_header)
+    bench.add("project token", "10k", f"{base}{files['10k']['path']}", sha256=shas["10k"], headers=token_header)
+    bench.add("project token", "64m", f"{base}{files['64m']['path']}", sha256=shas["64m"], headers=token_header)
     signed_big = files["64m"].get("signed_url")
     if signed_big:
-        bench.load("project signed URL", "64m", f"{base}{signed_big}", sha256=shas["64m"])
-    # The batched mode must write every event, not drop them: count them while the server still runs.
-    batched_keys = [("project signed URL", "10k"), ("project token", "10k"), ("project token", "64m")]
-    batched_keys += [("project signed URL", "64m")] if signed_big else []
-    audit["batched"] = audit_check(bench, "batched", batched_keys, before, AUDIT_WAIT)
+        bench.add("project signed URL", "64m", f"{base}{signed_big}", sha256=shas["64m"])
 
-    info["inprocess"] = measure_inprocess(env, signed, files["10k"]["path"], project["token"], data["10k"])
+    # --- the audit trail's cost: the same 10 KB loads, each download INSERTing its event in the request.
+    log("project: stream mode, FILES_AUDIT_FLUSH_SECONDS=0 (audit events written at once)")
+    at_once, at_once_base = start_project(services, tmp, "stream", AUDIT_AT_ONCE, name="stream-audit-at-once")
+    bench.servers = [at_once]
+    signed = signed and fresh_signed_url(at_once_base, project["token"], project["patient_id"], files["10k"]["id"])
+    if signed:
+        bench.add("project signed URL, audit at once", "10k", f"{at_once_base}{signed}", sha256=shas["10k"])
+    else:
+        bench.not_applicable("project signed URL, audit at once", "10k", "the file's url is not signed")
+    bench.add(
+        "project token, audit at once",
+        "10k",
+        f"{at_once_base}{files['10k']['path']}",
+        sha256=shas["10k"],
+        headers=token_header,
+    )
+
+    # --- accel mode: the project says yes, nginx sends the bytes (X-Accel-Redirect).
+    log("project: accel mode behind nginx")
+    accel, accel_base = start_project(services, tmp, "accel")
+    port = free_port()
+    site = shipped_site(
+        app=accel_base.removeprefix("http://"), port=port, files_root=tmp / "project-files", home=tmp / "nginx-accel"
+    )
+    front = start_nginx(services, tmp, "accel", site)
+    bench.servers = [accel, front]
+    front_base = f"http://127.0.0.1:{port}"
+    wait_until_listening(front, front_base)
+    # A fresh signed URL, through nginx as a client would get it.
+    signed = signed and fresh_signed_url(front_base, project["token"], project["patient_id"], files["10k"]["id"])
+    info["accel_10k_auth"] = "signed URL" if signed else "token"
+    if signed:
+        bench.add("project accel (nginx)", "10k", f"{front_base}{signed}", sha256=shas["10k"])
+    else:
+        accel_token = f"{front_base}{files['10k']['path']}"
+        bench.add("project accel (nginx)", "10k", accel_token, sha256=shas["10k"], headers=token_header)
+    bench.add(
+        "project accel (nginx)", "64m", f"{front_base}{files['64m']['path']}", sha256=shas["64m"], headers=token_header
+    )
+
+    # --- every row of every server, peers' included, taking turns.
+    bench.measure()
+    # Every download must be on the audit trail, not dropped: counted while the servers still run.
+    info["audit"] = audit = {}
+    served = [(row["peer"], row["case"]) for row in bench.rows if row["peer"].startswith("project")]
+    audit["all"] = audit_check(bench, "stream, audit at once and accel", served, before, AUDIT_WAIT)
+    for server in (front, accel, at_once):
+        services.stop(server)
+
+    info["inprocess"] = measure_inprocess(
+        env, files["10k"].get("signed_url"), files["10k"]["path"], project["token"], data["10k"]
+    )
     big = {**files["1g"], "local_path": data["1g"]}
     info["rss"] = measure_rss(tmp, proc, base, project["token"], project["patient_id"], big)
     services.stop(proc)
 
-    # --- the audit trail's cost: the same 10 KB loads, each download INSERTing its event in the request.
-    log("project: stream mode, FILES_AUDIT_FLUSH_SECONDS=0 (audit events written at once)")
-    proc, base = start_project(services, tmp, "stream", AUDIT_AT_ONCE, name="stream-audit-at-once")
-    bench.servers = [proc]
-    before = count_download_events()
-    signed = signed and fresh_signed_url(base, project["token"], project["patient_id"], files["10k"]["id"])
-    if signed:
-        bench.load("project signed URL, audit at once", "10k", f"{base}{signed}", sha256=shas["10k"])
-    else:
-        bench.not_applicable("project signed URL, audit at once", "10k", "the file's url is not signed")
-    bench.load(
-        "project token, audit at once",
-        "10k",
-        f"{base}{files['10k']['path']}",
-        sha256=shas["10k"],
-        headers=token_header,
-    )
-    at_once_keys = [("project signed URL, audit at once", "10k"), ("project token, audit at once", "10k")]
-    audit["at_once"] = audit_check(bench, "at once", at_once_keys, before, 0)
-    services.stop(proc)
-
     # --- scale: the shipped config's two workers on both cores, 1,000 keep-alive connections.
     audit["scale"] = measure_scale(bench, services, tmp, project, shas)
-
-    # --- accel mode: the project says yes, nginx sends the bytes (X-Accel-Redirect).
-    log("project: accel mode behind nginx")
-    proc, base = start_project(services, tmp, "accel")
-    upstream = base.removeprefix("http://")
-    port = free_port()
-    site = shipped_site(app=upstream, port=port, files_root=tmp / "project-files", home=tmp / "nginx-accel")
-    front = start_nginx(services, tmp, "accel", site)
-    bench.servers = [proc, front]
-    front_base = f"http://127.0.0.1:{port}"
-    wait_until_listening(front, front_base)
-    # A fresh signed URL, through nginx as a client would get it (a long BENCH_DURATION
-    # could otherwise outlive the first one's 15 minutes).
-    signed = signed and fresh_signed_url(front_base, project["token"], project["patient_id"], files["10k"]["id"])
-    info["accel_10k_auth"] = "signed URL" if signed else "token"
-    if signed:
-        bench.load("project accel (nginx)", "10k", f"{front_base}{signed}", sha256=shas["10k"])
-    else:
-        bench.load(
-            "project accel (nginx)",
-            "10k",
-            f"{front_base}{files['10k']['path']}",
-            sha256=shas["10k"],
-            headers=token_header,
-        )
-    bench.load(
-        "project accel (nginx)", "64m", f"{front_base}{files['64m']['path']}", sha256=shas["64m"], headers=token_header
-    )
-    services.stop(front)
-    services.stop(proc)
     return info
 
 
@@ -449,7 +444,7 @@ def measure_scale(bench: Bench, services: Services, tmp: Path, project: dict, sh
             bench.not_applicable(SCALE, "10k", "the file's url is not signed")
             return {"mode": "scale", "status": "n/a", "error": "no signed URL to load"}
         before = count_download_events()
-        bench.load(SCALE, "10k", f"{base}{signed}", sha256=shas["10k"], connections=SCALE_CONNECTIONS)
+        bench.load(SCALE, "10k", f"{base}{signed}", sha256=shas["10k"], connections=SCALE_CONNECTIONS)  # alone
         return audit_check(bench, "2 workers, 1,000 connections", [(SCALE, "10k")], before, AUDIT_WAIT)
     finally:
         services.stop(proc)
