@@ -31,6 +31,21 @@ GUNICORN_ENV = {
     "GUNICORN_ACCESS_LOG": "",
     "GUNICORN_GRACEFUL_TIMEOUT": "1",
 }
+
+
+def gunicorn_env(*, port: int, database_url: str, **settings: str) -> dict[str, str]:
+    """The shipped gunicorn.conf.py's environment on loopback ``port``, serving the test database, plus ``settings``."""
+    return {
+        **os.environ,
+        **GUNICORN_ENV,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        **settings,
+    }
+
+
 # How long a request may take before it counts as unanswered; every wait of the tests is bounded.
 GIVE_UP_AFTER = 3.0
 STARTUP_SECONDS = 30

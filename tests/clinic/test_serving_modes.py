@@ -29,7 +29,7 @@ from files import signing
 from tests.conftest import s3_backend
 from tests.factories import FileFactory, PatientFactory, UserFactory
 from tests.nginx import nginx_binary, shipped_config, shipped_site, write_main_conf
-from tests.servers import GUNICORN_COMMAND, GUNICORN_ENV, free_port, running
+from tests.servers import GUNICORN_COMMAND, free_port, gunicorn_env, running
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -46,12 +46,14 @@ class Stack:
 
 
 @contextmanager
-def app_behind_nginx(tmp_path: Path, *, name: str, app_env: dict[str, str], site: "SiteMaker") -> Iterator[Stack]:
+def app_behind_nginx(
+    tmp_path: Path, *, name: str, database_url: str, app_env: dict[str, str], site: "SiteMaker"
+) -> Iterator[Stack]:
     """A gunicorn with ``app_env`` and an nginx with the site ``site`` makes for it."""
     folder = tmp_path / name
     folder.mkdir()
     app_port, port = free_port(), free_port()
-    env = {**os.environ, **GUNICORN_ENV, "GUNICORN_BIND": f"127.0.0.1:{app_port}", **app_env}
+    env = gunicorn_env(port=app_port, database_url=database_url, **app_env)
     prefix = folder / "nginx"
     prefix.mkdir()
     (prefix / "site.conf").write_text(site(app_port=app_port, port=port, prefix=prefix))
@@ -135,17 +137,17 @@ def s3_setup(settings, s3_endpoint) -> Setup:
 def stacks(tmp_path, database_url, request) -> Iterator[dict[str, Stack]]:
     """The stream-mode and the accel-mode stack on ``request.param``'s setup (a fixture's name)."""
     setup: Setup = request.getfixturevalue(request.param)
-    common = {
-        **setup.app_env,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "FILES_CLIENT_ADDRESS_HEADER": "HTTP_X_REAL_IP",
-    }
+    common = {**setup.app_env, "FILES_CLIENT_ADDRESS_HEADER": "HTTP_X_REAL_IP"}
     with ExitStack() as stack:
         yield {
             mode: stack.enter_context(
-                app_behind_nginx(tmp_path, name=mode, app_env={**common, "FILES_SERVE_MODE": mode}, site=setup.site)
+                app_behind_nginx(
+                    tmp_path,
+                    name=mode,
+                    database_url=database_url,
+                    app_env={**common, "FILES_SERVE_MODE": mode},
+                    site=setup.site,
+                )
             )
             for mode in ("stream", "accel")
         }

@@ -25,7 +25,7 @@ from demo import samples
 from files import signing
 from tests.factories import FileFactory, PatientFactory, UserFactory
 from tests.nginx import nginx_binary, shipped_site, write_main_conf
-from tests.servers import GIVE_UP_AFTER, GUNICORN_COMMAND, GUNICORN_ENV, Answer, free_port, get, running
+from tests.servers import GIVE_UP_AFTER, GUNICORN_COMMAND, Answer, free_port, get, gunicorn_env, running
 
 # serialized_rollback: a transactional test flushes the tables, the role groups of the data migration with them.
 # The rows must be committed: gunicorn, another process, reads them.
@@ -41,18 +41,14 @@ FAST_ENOUGH = 1.0
 def gunicorn(database_url, tmp_path, settings):
     """The shipped gunicorn.conf.py on a loopback port, serving the test database and this test's files."""
     port = free_port()
-    env = {
-        **os.environ,
-        **GUNICORN_ENV,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "FILES_BACKEND": "local",
-        "FILES_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
-        "FILES_SERVE_MODE": "accel",
-        "FILES_CLIENT_ADDRESS_HEADER": "HTTP_X_REAL_IP",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-    }
+    env = gunicorn_env(
+        port=port,
+        database_url=database_url,
+        FILES_BACKEND="local",
+        FILES_ROOT=str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        FILES_SERVE_MODE="accel",
+        FILES_CLIENT_ADDRESS_HEADER="HTTP_X_REAL_IP",
+    )
     with running(GUNICORN_COMMAND, env=env, log=tmp_path / "gunicorn.log", port=port):
         yield port
 

@@ -8,7 +8,6 @@ not stop ``/healthz``, the API or ``/readyz`` from answering within a second.
 
 import http.client
 import json
-import os
 import threading
 import time
 
@@ -16,7 +15,7 @@ import pytest
 
 from files import signing
 from tests.factories import FileFactory, UserFactory
-from tests.servers import GUNICORN_COMMAND, GUNICORN_ENV, free_port, get, running
+from tests.servers import GUNICORN_COMMAND, free_port, get, gunicorn_env, running
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -27,22 +26,18 @@ FAST_ENOUGH = 1.0
 @pytest.fixture
 def gunicorn_on_a_stalled_store(database_url, stalled_server, tmp_path):
     port = free_port()
-    env = {
-        **os.environ,
-        **GUNICORN_ENV,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "FILES_BACKEND": "s3",
-        "AWS_S3_ENDPOINT_URL": f"http://{stalled_server}",
-        "AWS_STORAGE_BUCKET_NAME": "clinic-files",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-        "AWS_S3_REGION_NAME": "us-east-1",
+    env = gunicorn_env(
+        port=port,
+        database_url=database_url,
+        FILES_BACKEND="s3",
+        AWS_S3_ENDPOINT_URL=f"http://{stalled_server}",
+        AWS_STORAGE_BUCKET_NAME="clinic-files",
+        AWS_ACCESS_KEY_ID="x",
+        AWS_SECRET_ACCESS_KEY="x",
+        AWS_S3_REGION_NAME="us-east-1",
         # Half the threads may wait on storage: the other half answers everything else.
-        "FILES_STORAGE_CONCURRENCY": "2",
-    }
+        FILES_STORAGE_CONCURRENCY="2",
+    )
     with running(GUNICORN_COMMAND, env=env, log=tmp_path / "gunicorn.log", port=port):
         yield port
 

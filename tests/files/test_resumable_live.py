@@ -30,7 +30,7 @@ from files.models import ResumableUpload
 from files.resumable import staging_dir, staging_path
 from tests.factories import PatientFactory, UserFactory
 from tests.files.pdfs import MiB, large_pdf
-from tests.servers import GUNICORN_COMMAND, GUNICORN_ENV, free_port, get, running
+from tests.servers import GUNICORN_COMMAND, free_port, get, gunicorn_env, running
 
 # The rows must be committed: gunicorn, another process, reads them (serialized_rollback: see test_live_http.py).
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -61,17 +61,13 @@ class Server:
 def gunicorn(database_url, on_local_disk, settings, tmp_path):
     """The shipped gunicorn.conf.py on a loopback port, with this test's database, files and staging folder."""
     port = free_port()
-    env = {
-        **os.environ,
-        **GUNICORN_ENV,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "FILES_BACKEND": "local",
-        "FILES_ROOT": str(settings.STORAGES["default"]["OPTIONS"]["location"]),
-        "FILES_UPLOAD_TEMP_DIR": str(settings.FILES_UPLOAD_TEMP_DIR),
-    }
+    env = gunicorn_env(
+        port=port,
+        database_url=database_url,
+        FILES_BACKEND="local",
+        FILES_ROOT=str(settings.STORAGES["default"]["OPTIONS"]["location"]),
+        FILES_UPLOAD_TEMP_DIR=str(settings.FILES_UPLOAD_TEMP_DIR),
+    )
     with running(GUNICORN_COMMAND, env=env, log=tmp_path / "gunicorn.log", port=port) as process:
         yield Server(port, process.pid)
 
