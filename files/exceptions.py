@@ -46,7 +46,7 @@ class DerivativeNotMade(Exception):
 class StorageUnavailable(Exception):
     """The files' storage failed, refused or did not answer in time; every adapter answers 503.
 
-    A service that raises it changed nothing (see ``files.services``). The
+    A service that raises it changed nothing (see ``files.services.storage``). The
     message is for the log; clients get :attr:`detail`.
     """
 

@@ -34,7 +34,7 @@ from files.content.kinds import KINDS
 
 logger = logging.getLogger(__name__)
 
-# A stored object's type, by its name's extension: the extension is the detected kind's (files.services).
+# A stored object's type, by its name's extension: the extension is the detected kind's (files.services.intake).
 _MEDIA_TYPES = {extension: kind.media_type for kind in KINDS.values() for extension in kind.extensions}
 
 

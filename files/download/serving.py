@@ -155,7 +155,7 @@ def file_meta(*, file_id: str, entity_id: str, extension: str) -> FileMeta:
 
     Whether the bytes are still at the file's live name is asked of storage
     on every request: a delete moves them away before it commits, so every
-    worker stops serving the file at once (``files.services``). That the row
+    worker stops serving the file at once (``files.services.storage``). That the row
     is still live is cached for ``FILES_AUTH_CACHE_SECONDS``, which bounds
     what a transaction rolled back by someone else could leave behind.
     """

@@ -21,7 +21,7 @@ def test_insane_request_id_is_replaced(client, db):
 
 
 def test_log_line_is_json_with_request_id_and_extra_fields():
-    record = logging.LogRecord("files.services", logging.INFO, __file__, 1, "file deleted", None, None)
+    record = logging.LogRecord("files.services.trash", logging.INFO, __file__, 1, "file deleted", None, None)
     record.file_id = "019ec9e8-d2b4-77ff-be43-525f928a5de3"
     token = request_id.set("req-7")
     try:

@@ -34,6 +34,12 @@ CORE = [
     "files.routes",
     "files.selectors",
     "files.services",
+    "files.services.holds",
+    "files.services.intake",
+    "files.services.owners",
+    "files.services.scans",
+    "files.services.storage",
+    "files.services.trash",
     "files.signing",
     "files.storages",
 ]

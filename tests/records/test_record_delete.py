@@ -15,8 +15,8 @@ from django.test import Client
 from appointments.models import Appointment
 from demo import samples
 from doctors.models import Doctor
-from files import services
 from files.models import AuditEvent, File
+from files.services import owners
 from patients.models import Patient
 from tests.factories import AppointmentFactory, FileFactory, UserFactory
 from tests.records.conftest import APPOINTMENTS, PATIENTS
@@ -270,14 +270,14 @@ def test_a_file_uploaded_after_the_check_is_checked_too_and_the_deletion_refused
     # about the appointment's files (none then), before the ORM deletes the appointment.
     appointment = AppointmentFactory()
     landed = []
-    check = services._refuse_unpermitted_deletes
+    check = owners._refuse_unpermitted_deletes
 
     def upload_lands_after_the_check(files, user):
         check(files, user)
         if not landed:
             landed.append(FileFactory(owner=appointment, name="late.pdf", content=samples.pdf_bytes()))
 
-    monkeypatch.setattr(services, "_refuse_unpermitted_deletes", upload_lands_after_the_check)
+    monkeypatch.setattr(owners, "_refuse_unpermitted_deletes", upload_lands_after_the_check)
 
     response = client_for(receptionist).delete(APPOINTMENTS.detail_url(appointment.pk))
 
