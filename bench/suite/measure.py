@@ -142,11 +142,10 @@ class Bench:
         row["warmup_requests"] = warmup["requests"]
         self._waiting.append({"row": row, "options": options, "servers": list(self.servers), "runs": []})
 
-    def load(self, peer: str, case: str, url: str, **given) -> dict | None:
+    def load(self, peer: str, case: str, url: str, **given) -> None:
         """One row alone: added, then measured at once (a load with no peer to take turns with)."""
         self.add(peer, case, url, **given)
         self.measure()
-        return next((row for row in reversed(self.rows) if (row["peer"], row["case"]) == (peer, case)), None)
 
     def measure(self) -> None:
         """The measured runs of every row waiting, one run of each in turn, round after round; then their figures."""
