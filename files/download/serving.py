@@ -89,7 +89,7 @@ class FileMeta:
     def of_export(cls, export: Export) -> "FileMeta":
         """A ready export's ZIP, named after its record; ``modified`` is when it was asked for, its bytes written once.
 
-        Its scan status is not asked: the link's own rules (``files.api.exports``) decide who reads it.
+        Its scan status is not asked: the link's own rules (``files.download.exports``) decide who reads it.
         """
         name = f"{export.record_type.model}-{export.record_id}.zip"
         return cls(
