@@ -5,6 +5,9 @@ from django.core.exceptions import RequestDataTooBig
 #: What every way in answers for a file that does not exist (the seed's 404 body).
 FILE_NOT_FOUND = "File not found"
 
+#: What every way in answers for an export that does not exist, or whose bytes are gone (404).
+EXPORT_NOT_FOUND = "Export not found"
+
 #: What every way in answers (503) while the database is down or too slow: the files app's and the project's.
 DATABASE_UNAVAILABLE = "The database is unavailable, try again later"
 

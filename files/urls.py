@@ -3,8 +3,9 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from files.api.exports import ExportView, export_download
+from files.api.exports import ExportView
 from files.api.views import FileDeleteView, FileViewSet
+from files.download.exports import export_download
 from files.download.views import serve
 
 app_name = "files"

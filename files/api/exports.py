@@ -1,10 +1,11 @@
 """A record's export as an HTTP answer: the API's ``GET {record}/export/``, the admin's export action,
-and exports built in the background (``POST {record}/exports/``, ``GET /api/exports/{id}/``, the signed link)."""
+and exports built in the background (``POST {record}/exports/``, ``GET /api/exports/{id}/``, the signed link's URL).
 
-import uuid
+The signed link itself is answered by the download path (``files.download.exports``), which serves bytes.
+"""
 
 from django.db import models
-from django.http import FileResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,18 +15,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from files import conf, signing
+from files import signing
 from files.api import schema
 from files.api.errors import FilesAPIView, parse_uuid
 from files.api.permissions import FilePermission
 from files.api.serializers import absolute_url
-from files.audit import Action, Attempt, context_of
-from files.exceptions import ExportNotPermitted
-from files.export import export_check, export_for, export_stream
+from files.audit import Action, Attempt
+from files.exceptions import EXPORT_NOT_FOUND
+from files.export import export_for, export_stream
 from files.models import Export
 from files.policy import VIEW
-
-EXPORT_NOT_FOUND = "Export not found"
 
 
 def export_response(*, record: models.Model, user, detail: str) -> StreamingHttpResponse:
@@ -101,35 +100,3 @@ class ExportView(FilesAPIView, APIView):
 
     def audit_attempt(self, request) -> None:
         return None  # reading a state reads no file
-
-
-def export_download(request, export_id: str) -> HttpResponseBase:
-    """The signed link's answer: the stored ZIP, to its requester while still active and allowed, until it expires."""
-    attempt = Attempt(Action.EXPORT, context=context_of(request.META, signed=True))
-    try:
-        export = Export.objects.select_related("requested_by").get(pk=uuid.UUID(export_id))
-        attempt.by(export.requested_by).issued_to = str(export.requested_by_id)
-        signing.export_verify(
-            export_id=str(export.pk),
-            expires=request.GET.get("expires", ""),
-            issued_to=str(export.requested_by_id),
-            signature=request.GET.get("signature", ""),
-        )
-        if export.state != Export.State.READY:
-            raise ExportNotPermitted("The export is not ready")
-        record = export.record
-        if record is not None:
-            attempt.on_record(record)
-        export_check(record=record, user=export.requested_by)
-    except (ValueError, Export.DoesNotExist):
-        return JsonResponse({"detail": EXPORT_NOT_FOUND}, status=404)
-    except (signing.InvalidSignature, ExportNotPermitted) as error:
-        attempt.record(status=403, detail=str(error))
-        return JsonResponse({"detail": str(error)}, status=403)
-    attempt.record(detail="export download")
-    response = FileResponse(conf.storage().open(export.storage_name, "rb"), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{export.record_type.model}-{export.record_id}.zip"'
-    response["Content-Length"] = str(export.size)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response

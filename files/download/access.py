@@ -147,8 +147,8 @@ def download_reply(environ: Mapping[str, str], *, path: str, user=None) -> Reply
     except (StorageUnavailable, OperationalError, InterfaceError) as error:
         answer = unavailable_reply(error)
     if answer.status in limits.COUNTED_STATUSES:
-        answer, attempt = _throttled(answer, attempt)
-    detail = _detail(answer) if answer.status >= 400 else ""
+        answer, attempt = throttle_refusal(answer, attempt)
+    detail = reply_detail(answer) if answer.status >= 400 else ""
     attempt.record_soon(status=answer.status, detail=detail or ("" if attempt.file_id else path))
     return answer
 
@@ -201,7 +201,7 @@ def _grant_key(environ: Mapping[str, str], path: str, *, signed: bool) -> tuple 
 _LONGEST_REMEMBERED = 256
 
 
-def _throttled(answer: Reply, attempt: Attempt) -> tuple[Reply, Attempt]:
+def throttle_refusal(answer: Reply, attempt: Attempt) -> tuple[Reply, Attempt]:
     """A refusal, or 429 when its client is over ``FILES_REFUSAL_RATE``; allowed downloads never come here."""
     wait = limits.refusal_throttle(address=attempt.context.address)
     if wait is None:
@@ -237,7 +237,7 @@ def unavailable_reply(error: Exception) -> Reply | None:
     return error_reply(503, detail, [("Retry-After", str(RETRY_AFTER_SECONDS))])
 
 
-def _detail(answer: Reply) -> str:
+def reply_detail(answer: Reply) -> str:
     """The ``detail`` of an error reply, for the audit trail."""
     if not isinstance(answer.body, list):
         return ""

@@ -17,7 +17,7 @@ from django.utils.http import http_date
 from files import backends, conf
 from files.caching import BoundedCache
 from files.download import config, http
-from files.models import Derivative, File, FileVersion
+from files.models import Derivative, Export, File, FileVersion
 
 # Stored files are shown in the browser, never run: no script, no plugin, no
 # network, a sandbox of their own. PDFs are the exception: Chrome's viewer is
@@ -83,6 +83,28 @@ class FileMeta:
             # One verdict a file, its current content's: an earlier version waits with it while a new one is scanned.
             scan_status=file.scan_status,
             uploaded_by_id=version.created_by_id,
+        )
+
+    @classmethod
+    def of_export(cls, export: Export) -> "FileMeta":
+        """A ready export's ZIP, named after its record; ``modified`` is when it was asked for, its bytes written once.
+
+        Its scan status is not asked: the link's own rules (``files.download.exports``) decide who reads it.
+        """
+        name = f"{export.record_type.model}-{export.record_id}.zip"
+        return cls(
+            id=str(export.pk),
+            entity_id=str(export.record_id),
+            entity_type_id=export.record_type_id,
+            extension=".zip",
+            media_type="application/zip",
+            name=name,
+            size=export.size,
+            sha256=export.sha256,
+            modified=export.created_at.timestamp(),
+            storage_name=export.storage_name,
+            scan_status="",
+            uploaded_by_id=export.requested_by_id,
         )
 
     @cached_property

@@ -1,8 +1,10 @@
 """Exports built in the background: asked for, built after commit, handed out by a signed link until they expire."""
 
+import errno
 import hashlib
 import io
 import json
+import urllib.request
 import zipfile
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -13,6 +15,7 @@ from rest_framework.test import APIClient
 
 from demo import samples
 from files import conf
+from files.download import config
 from files.export import export_build
 from files.models import AuditEvent, Export
 from files.reconcile import files_reconcile
@@ -191,3 +194,137 @@ def test_a_file_has_no_export_of_its_own_only_records_do(admin_client, db):
     response = admin_client.post(f"/api/files/{file.id}/exports/")
 
     assert response.status_code == 404
+
+
+# The signed link serves the ZIP as a file's bytes are served: ranges, conditionals, HEAD, and outages contained.
+
+
+@pytest.fixture
+def link(client_for, portal, patient, django_capture_on_commit_callbacks):
+    """A ready export of the patient's record, and its signed link's path and query."""
+    client = client_for(portal)
+    export_id = request_export(client, f"patients/{patient.pk}", django_capture_on_commit_callbacks).json()["id"]
+    url = urlsplit(client.get(f"/api/exports/{export_id}/").json()["url"])
+    return Export.objects.get(pk=export_id), f"{url.path}?{url.query}"
+
+
+def stored_bytes(export: Export) -> bytes:
+    with conf.storage().open(export.storage_name, "rb") as stored:
+        return stored.read()
+
+
+def content(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def test_a_download_of_the_link_resumes_from_a_range_206(link):
+    export, path = link
+    whole = stored_bytes(export)
+
+    first = APIClient().get(path)
+    response = APIClient().get(path, HTTP_RANGE="bytes=100-", HTTP_IF_RANGE=first["ETag"])
+
+    assert (first.status_code, first["Accept-Ranges"]) == (200, "bytes")
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes 100-{export.size - 1}/{export.size}"
+    assert content(response) == whole[100:]
+    assert response["Cache-Control"] == "private, no-store"
+    assert response["Content-Disposition"].startswith("attachment;")
+
+
+def test_a_range_in_the_middle_of_the_zip_is_exactly_those_bytes(link):
+    export, path = link
+
+    response = APIClient().get(path, HTTP_RANGE="bytes=10-109")
+
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes 10-109/{export.size}"
+    assert content(response) == stored_bytes(export)[10:110]
+
+
+def test_a_range_past_the_end_of_the_zip_is_416(link):
+    export, path = link
+
+    response = APIClient().get(path, HTTP_RANGE=f"bytes={export.size}-")
+
+    assert (response.status_code, response["Content-Range"]) == (416, f"bytes */{export.size}")
+
+
+def test_the_link_revalidated_with_its_etag_is_304(link):
+    export, path = link
+    etag = APIClient().get(path)["ETag"]
+
+    response = APIClient().get(path, HTTP_IF_NONE_MATCH=etag)
+
+    assert etag == f'"{export.sha256}"'
+    assert response.status_code == 304 and response.content == b""
+    assert response["Cache-Control"] == "private, no-store"
+
+
+def test_head_of_the_link_says_what_a_get_would_send_without_the_bytes(link, portal):
+    export, path = link
+
+    response = APIClient().head(path)
+
+    assert response.status_code == 200 and response.content == b""
+    assert (response["Content-Type"], response["Content-Length"]) == ("application/zip", str(export.size))
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert AuditEvent.objects.filter(action="export", detail="export download", user_id=str(portal.pk)).exists()
+
+
+def test_the_link_of_an_export_whose_bytes_are_gone_is_404_never_500(link):
+    # Swept by files_cleanup, say, while its requester clicks.
+    export, path = link
+    conf.storage().delete(export.storage_name)
+
+    response = APIClient().get(path)
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Export not found"}
+    assert AuditEvent.objects.filter(action="export", outcome="refused", status=404).count() == 1
+
+
+def test_the_link_while_storage_fails_is_503_with_retry_after(link, monkeypatch):
+    _, path = link
+
+    def failing(name):
+        raise OSError(errno.EIO, "Input/output error", name)
+
+    monkeypatch.setattr(config.current(), "open_blob", failing)
+    response = APIClient().get(path)
+
+    assert (response.status_code, response["Retry-After"]) == (503, "5")
+    assert response.json() == {"detail": "File storage is unavailable, try again later"}
+    assert AuditEvent.objects.filter(action="export", status=503).count() == 1
+
+
+def test_refused_requests_for_export_links_from_one_address_are_answered_429_past_the_limit(link, settings):
+    settings.FILES_REFUSAL_RATE = "3/day"
+    settings.FILES_CLIENT_ADDRESS_HEADER = "HTTP_X_REAL_IP"
+    _, path = link
+    tampered = path[:-1] + ("0" if path[-1] != "0" else "1")
+    client = APIClient(HTTP_X_REAL_IP="203.0.113.9")
+    for _ in range(3):
+        assert client.get(tampered).status_code == 403
+
+    answer = client.get(tampered)
+
+    assert answer.status_code == 429
+    assert 0 < int(answer["Retry-After"]) <= 86400
+    assert answer.json()["detail"].startswith("Request was throttled. Expected available in ")
+    assert AuditEvent.objects.filter(action="export", status=429).exists()
+    assert APIClient(HTTP_X_REAL_IP="203.0.113.10").get(tampered).status_code == 403  # another client
+    assert client.get(path).status_code == 200  # its requester's own link, from behind the same address
+
+
+def test_on_s3_in_redirect_mode_the_link_sends_the_store_s_url_never_stored(on_s3, link, settings):
+    settings.FILES_SERVE_MODE = "redirect"
+    export, path = link  # built after on_s3 (fixtures in order): its bytes are in the bucket
+
+    response = APIClient().get(path)
+
+    assert response.status_code == 302 and response["Cache-Control"] == "private, no-store"
+    with urllib.request.urlopen(response["Location"], timeout=10) as stored:  # noqa: S310 (the loopback test store)
+        assert stored.read() == stored_bytes(export)
+        assert stored.headers["Cache-Control"] == "no-store"
+        assert stored.headers["Content-Disposition"] == f'attachment; filename="{export.pk}.zip"'
