@@ -234,10 +234,10 @@ def _insert(rows: list[tuple]) -> None:
 
     A database that is down raises, and the caller keeps the events.
     """
-    _insert_valid([(_dated(row[0]), *_valid(row[1:])) for row in rows])
+    _insert_valid([(row[0], _valid(row[1:])) for row in rows])
 
 
-def _insert_valid(rows: list[tuple]) -> None:
+def _insert_valid(rows: list[tuple[float, tuple]]) -> None:
     try:
         _write(rows)
     except (DataError, IntegrityError):
@@ -248,11 +248,13 @@ def _insert_valid(rows: list[tuple]) -> None:
             _insert_valid([row])
 
 
-def _write(rows: list[tuple]) -> None:
-    """Insert events in one transaction: PostgreSQL's ``COPY``, elsewhere one ``INSERT`` run per row.
+def _write(rows: list[tuple[float, tuple]]) -> None:
+    """Insert events (each its time and its valid values) in one transaction.
 
-    Not the ORM's ``bulk_create``: building model instances and one long
-    statement cost more per download than the download itself.
+    On PostgreSQL one ``COPY``, its lines written as text (:func:`_copy_line`);
+    elsewhere one ``INSERT`` run per row. Not the ORM's ``bulk_create``:
+    building model instances and one long statement cost more per download
+    than the download itself.
     """
     fields = _fields()
     quote = connection.ops.quote_name
@@ -261,16 +263,44 @@ def _write(rows: list[tuple]) -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                for start in range(0, len(rows), _COPY_LINES):
+                    copy.write("".join([_copy_line(at, values) for at, values in rows[start : start + _COPY_LINES]]))
         else:
             values = [
-                [field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True)]
-                for row in rows
+                [
+                    field.get_db_prep_save(value, connection)
+                    for field, value in zip(fields, (_dated(at), *row), strict=True)
+                ]
+                for at, row in rows
             ]
             placeholders = ", ".join(["%s"] * len(fields))
             # Identifiers from the model, quoted; every value is a parameter.
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", values)  # noqa: S608
+
+
+#: How many events' lines one write to ``COPY`` takes: a batch held up by an outage may be a hundred thousand.
+_COPY_LINES = 1000
+
+# PostgreSQL's COPY text format: a tab before each column but the first, \N for none, and a backslash, tab,
+# newline or carriage return within a value escaped with a backslash.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_line(at: float, values: tuple) -> str:
+    """An event's line in ``COPY``'s text format: its time, then its other values (valid, :func:`_valid`)."""
+    return _dated(at).isoformat() + _copy_columns(values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _copy_columns(values: tuple) -> str:
+    """An event's values but its time, each after a tab, and the line's end, in ``COPY``'s text format.
+
+    Remembered, as :func:`_valid` remembers its answers: a batch is mostly
+    the same few events at other times. Letting psycopg adapt each of the
+    fourteen values of every row (``Copy.write_row``) cost the serving
+    process about 7 µs of CPU a download, for a download of about 11 µs.
+    """
+    return "".join("\t\\N" if value is None else "\t" + str(value).translate(_COPY_ESCAPES) for value in values) + "\n"
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 import csv
 import io
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -288,6 +288,28 @@ def test_the_writer_records_an_event_with_invalid_values_without_them(batched, a
     assert (refused.address, refused.file_id, refused.record_id) == (None, None, png_file.entity_id)
     assert (refused.username, refused.detail) == ("nul" + "x" * 147, "d" * 255)
     assert (allowed.outcome, allowed.file_id) == ("allowed", png_file.id)
+
+
+def test_the_writer_keeps_tabs_newlines_and_backslashes_in_values_and_the_exact_time(
+    batched, monkeypatch, admin, png_file
+):
+    # On PostgreSQL the batch is written as COPY's text, where these characters are the format's own.
+    batched.FILES_AUDIT_FLUSH_SECONDS = 3600
+    at = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    monkeypatch.setattr(audit, "_now", at.timestamp)
+    attempt = audit.Attempt(Action.DOWNLOAD, context=audit.RequestContext(via="token"))
+    attempt.username = "tab\tline\nreturn\rback\\slash \\N é"
+    attempt.record_soon(status=200, detail="\\N")
+    attempt.record_soon(status=200, detail="")
+
+    audit.stop_writer()
+
+    written = events(action=Action.DOWNLOAD)
+    assert [(event.username, event.detail, event.at) for event in written] == [
+        ("tab\tline\nreturn\rback\\slash \\N é", "\\N", at),
+        ("tab\tline\nreturn\rback\\slash \\N é", "", at),
+    ]
+    assert [(event.address, event.file_id, event.status) for event in written] == [(None, None, 200)] * 2
 
 
 def test_an_event_the_database_refuses_is_dropped_and_the_rest_of_the_batch_written(
