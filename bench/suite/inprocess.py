@@ -3,9 +3,10 @@
 Run in the project's environment (``python -m bench.suite.inprocess``, JSON
 on stdin: the signed path, the token path, the token, the data file); prints
 JSON. Each WSGI application is called directly, as gunicorn calls it: a
-fresh environ, ``start_response``, the body handed to ``wsgi.file_wrapper``
-and closed (a server would ``sendfile`` it; no byte is copied here, for
-either). The project's application is the one gunicorn serves
+fresh environ, ``start_response``, and the body closed: WhiteNoise's is
+handed to ``wsgi.file_wrapper`` (a server would ``sendfile`` it; no byte is
+copied here), the project's is the file's bytes, read in the call (a body up
+to 64 KiB is read, not sent with sendfile: ``files.download.serving.SMALL_BODY``). The project's application is the one gunicorn serves
 (``clinic.wsgi``: the download fast path in front of Django), with every
 check on (signature, the user still active and allowed, ALLOWED_HOSTS,
 refusal throttle, an audit event for every download, written by its

@@ -12,6 +12,7 @@ from files.derivatives import file_derivatives_make
 from files.models import File
 from tests.factories import AppointmentFactory, DoctorFactory, FileFactory, PatientFactory, UserFactory
 from tests.files import photos
+from tests.responses import body
 
 
 @pytest.fixture
@@ -104,7 +105,7 @@ def test_thumbnail_url_loads_the_image(staff_client, patient, client, storage):
     assert response.status_code == 200
     assert anonymous.status_code == 401
     thumbnail = photo.derivatives.get(variant="thumbnail")
-    assert b"".join(response.streaming_content) == storage.open(thumbnail.storage_name).read()
+    assert body(response) == storage.open(thumbnail.storage_name).read()
     assert photo.name in html
 
 

@@ -28,6 +28,7 @@ from files.reconcile import files_reconcile
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
 from tests.files import photos
 from tests.files.test_fail_closed import s3_unreachable
+from tests.responses import body
 
 EXE = b"MZ\x90\x00" + bytes(60) + b"This program cannot be run in DOS mode."
 HTML = b"<html><script>alert(1)</script></html>"
@@ -92,7 +93,7 @@ def test_posted_pdf_is_finalized_into_a_file_with_its_bytes(on_s3, admin, admin_
     assert storage.open(file.storage_name).read() == pdf
     assert incoming(storage) == []
     assert DirectUpload.objects.get().file == file
-    assert b"".join(admin_client.get(response.json()["url"]).streaming_content) == pdf
+    assert body(admin_client.get(response.json()["url"])) == pdf
 
 
 def test_a_file_past_the_stores_multipart_threshold_is_moved_into_place_whole(on_s3, admin_client, patient, storage):

@@ -12,12 +12,12 @@ from demo import samples
 from files.models import AuditEvent, File
 from files.services import file_delete, file_replace
 from tests.factories import AppointmentFactory, FileFactory, PatientFactory, UserFactory
+from tests.responses import body
 
 
 def export(client, record_path: str):
     response = client.get(f"/api/{record_path}/export/")
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    return response, body
+    return response, body(response)
 
 
 @pytest.fixture

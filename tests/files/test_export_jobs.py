@@ -20,6 +20,7 @@ from files.export import export_build
 from files.models import AuditEvent, Export
 from files.reconcile import files_reconcile
 from tests.factories import FileFactory, PatientFactory, UserFactory
+from tests.responses import body
 
 
 @pytest.fixture
@@ -41,8 +42,7 @@ def request_export(client, record_path: str, capture):
 def download(client, url: str):
     parts = urlsplit(url)
     response = client.get(f"{parts.path}?{parts.query}")
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    return response, body
+    return response, body(response)
 
 
 def test_requested_export_is_built_and_its_signed_link_downloads_a_verified_zip(
@@ -213,10 +213,6 @@ def stored_bytes(export: Export) -> bytes:
         return stored.read()
 
 
-def content(response) -> bytes:
-    return b"".join(response.streaming_content) if response.streaming else response.content
-
-
 def test_a_download_of_the_link_resumes_from_a_range_206(link):
     export, path = link
     whole = stored_bytes(export)
@@ -227,7 +223,7 @@ def test_a_download_of_the_link_resumes_from_a_range_206(link):
     assert (first.status_code, first["Accept-Ranges"]) == (200, "bytes")
     assert response.status_code == 206
     assert response["Content-Range"] == f"bytes 100-{export.size - 1}/{export.size}"
-    assert content(response) == whole[100:]
+    assert body(response) == whole[100:]
     assert response["Cache-Control"] == "private, no-store"
     assert response["Content-Disposition"].startswith("attachment;")
 
@@ -239,7 +235,7 @@ def test_a_range_in_the_middle_of_the_zip_is_exactly_those_bytes(link):
 
     assert response.status_code == 206
     assert response["Content-Range"] == f"bytes 10-109/{export.size}"
-    assert content(response) == stored_bytes(export)[10:110]
+    assert body(response) == stored_bytes(export)[10:110]
 
 
 def test_a_range_past_the_end_of_the_zip_is_416(link):

@@ -1,15 +1,18 @@
 """GET /static/{entity_id}/{file_id}{ext}: the file's bytes, to those allowed to see them."""
 
+import json
+import os
 import uuid
+from wsgiref.util import FileWrapper
 
 import pytest
+from django.core.files.base import ContentFile
 
 from demo import samples
+from files.download.serving import SMALL_BODY
 from tests.factories import FileFactory, UserFactory
-
-
-def body(response) -> bytes:
-    return b"".join(response.streaming_content)
+from tests.responses import body
+from tests.wsgi import wsgi_request
 
 
 def test_serve_returns_bytes_with_real_content_type_and_length(admin_client, png_file):
@@ -144,3 +147,56 @@ def test_serve_get_on_delete_path_is_not_allowed(admin_client, png_file):
 
     assert response.status_code == 405
     assert response["Allow"] == "DELETE, OPTIONS"
+
+
+# How the bytes leave: a small body read while the request is answered, a bigger one through the server's sendfile.
+
+
+def token_request(user, url: str, **headers):
+    return wsgi_request(url, headers={"Authorization": f"Token {user.auth_token.key}", **headers})
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "part"), [({}, 200, slice(None)), ({"Range": "bytes=5-99"}, 206, slice(5, 100))]
+)
+def test_a_small_file_is_read_while_answered_and_its_descriptor_closed(admin, patient, headers, status, part):
+    content = samples.pdf_bytes()
+    file = FileFactory(owner=patient, name="report.pdf", content=content)
+    token_request(admin, f"/static/{file.path}")  # the storage folder is opened once, by the first download
+    before = open_descriptors()
+
+    response = token_request(admin, f"/static/{file.path}", **headers)
+
+    assert (response.status, response.body, response["Content-Length"]) == (
+        status,
+        content[part],
+        str(len(content[part])),
+    )
+    assert isinstance(response.iterable, list)  # bytes in hand: no file left for the server to send
+    assert open_descriptors() == before
+
+
+def test_a_file_bigger_than_a_small_body_goes_out_through_the_servers_file_wrapper(admin, patient):
+    content = samples.pdf_bytes("x" * SMALL_BODY)
+    assert len(content) > SMALL_BODY
+    file = FileFactory(owner=patient, name="report.pdf", content=content)
+
+    response = token_request(admin, f"/static/{file.path}")
+
+    assert (response.status, response.body) == (200, content)
+    assert isinstance(response.iterable, FileWrapper)
+
+
+def test_a_file_whose_stored_bytes_were_cut_short_returns_404_not_a_short_body(fetch, admin, patient, storage):
+    content = samples.pdf_bytes()
+    file = FileFactory(owner=patient, name="report.pdf", content=content)
+    storage.delete(file.storage_name)
+    assert storage.save(file.storage_name, ContentFile(content[:100])) == file.storage_name  # behind the service's back
+
+    answer = fetch(f"/static/{file.path}", token=admin.auth_token.key)
+
+    assert (answer.status, json.loads(answer.body)) == (404, {"detail": "File not found"})

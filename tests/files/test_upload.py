@@ -17,6 +17,7 @@ from files.uploads import HashingUploadHandler
 from tests.factories import AppointmentFactory, DoctorFactory, PatientFactory, UserFactory
 from tests.files import photos
 from tests.files.test_detection import HOSTILE_DOCX, _docx, _png_with_chunk, _ztxt
+from tests.responses import body
 from tests.signed import SignedFileURL, version_json
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -92,7 +93,7 @@ def test_uploaded_file_is_served_back_unchanged(admin_client, patient):
 
     response = admin_client.get(url)
 
-    assert b"".join(response.streaming_content) == content
+    assert body(response) == content
 
 
 @pytest.mark.parametrize("factory", [PatientFactory, DoctorFactory, AppointmentFactory])
@@ -469,7 +470,7 @@ def test_phone_photo_is_stored_without_its_location_and_identifying_metadata(
     assert photos.pixels_of(stored) == photos.pixels_of(content)  # not re-encoded
     assert len(stored) < len(content)
     assert (file.size, file.sha256) == (len(stored), hashlib.sha256(stored).hexdigest())
-    assert (response.json()["size"], b"".join(admin_client.get(response.json()["url"]).streaming_content)) == (
+    assert (response.json()["size"], body(admin_client.get(response.json()["url"]))) == (
         len(stored),
         stored,
     )

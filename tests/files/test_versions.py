@@ -13,6 +13,7 @@ from files.models import AuditEvent, Derivative, File, FileVersion
 from files.reconcile import files_reconcile
 from files.services import file_delete, file_purge, file_replace, file_restore, legal_hold_set
 from tests.factories import FileFactory, UserFactory
+from tests.responses import body
 
 REPORTS = [samples.pdf_bytes("Lab report, first"), samples.pdf_bytes("Amended"), samples.pdf_bytes("Amended again")]
 
@@ -34,7 +35,7 @@ def replace(client, file, content: bytes, name: str = "amended.pdf"):
 def body_of(client, url: str) -> bytes:
     response = client.get(url)
     assert response.status_code == 200, url
-    return b"".join(response.streaming_content)
+    return body(response)
 
 
 def test_report_replaced_twice_shows_three_versions_matching_the_uploads(admin_client, report, admin):

@@ -9,6 +9,7 @@ from files.models import File
 from files.policy import ModelPermissionPolicy
 from tests.factories import FileFactory, UserFactory
 from tests.records.conftest import RECORD_TYPES, file_json, give_ids_in_reverse_insertion_order, record_json
+from tests.responses import body
 from tests.signed import SignedFileURL, version_json
 
 FILE_KEYS = [
@@ -74,7 +75,7 @@ def test_embedded_url_serves_the_files_bytes(admin_client, record_type, record, 
     response = admin_client.get(url)
 
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == samples.png_bytes()
+    assert body(response) == samples.png_bytes()
 
 
 def test_list_embeds_each_records_own_files(admin_client, record_type):
