@@ -149,8 +149,9 @@ def print_report(bench: Bench, checks: list[dict], results: dict, rss: dict) -> 
         print(f"{peer:<34} {cell(bench, peer, '10k'):>22} {cell(bench, peer, '64m'):>20}   {notes[peer]}")
     inprocess = project.get("inprocess") or {}
     if inprocess.get("status") == "ok":
-        figures = ", ".join(f"{how} {inprocess[how]['best_us']:.1f} us" for how in ("signed", "token", "whitenoise"))
-        print(f"\nin-process, one 10 KB download (best of rounds; no server, no network): {figures}")
+        print(f"\nin-process, one 10 KB download (best of rounds; no server, no network; body read): {_us(inprocess)}")
+        if inprocess.get("unread"):
+            print(f"  info, the body closed unread (WhiteNoise's bytes never read): {_us(inprocess['unread'])}")
     print()
     print(f"{'target':<46} {'value':>8} {'goal':>8}  {'':4}  verdict")
     print(f"{'-' * 46} {'-' * 8} {'-' * 8}  {'-' * 4}  -------")
@@ -200,3 +201,7 @@ def git_state() -> dict:
 
     changed = git("status", "--porcelain").splitlines()
     return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": changed}
+
+
+def _us(figures: dict) -> str:
+    return ", ".join(f"{how} {figures[how]['best_us']:.1f} us" for how in ("signed", "token", "whitenoise"))
