@@ -298,7 +298,8 @@ def _copy_columns(values: tuple) -> str:
     Remembered, as :func:`_valid` remembers its answers: a batch is mostly
     the same few events at other times. Letting psycopg adapt each of the
     fourteen values of every row (``Copy.write_row``) cost the serving
-    process about 7 µs of CPU a download, for a download of about 11 µs.
+    process about 10 µs of CPU a download event, measured alone; written
+    this way, about 4 (dating the time, finding the columns, the COPY).
     """
     return "".join("\t\\N" if value is None else "\t" + str(value).translate(_COPY_ESCAPES) for value in values) + "\n"
 
