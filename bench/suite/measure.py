@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import resource
 import subprocess
 import threading
@@ -95,6 +96,19 @@ def settle() -> None:
             return
 
 
+def round_order(entries: list, number: int) -> list:
+    """The rows of round ``number`` in an order of their own, the same in every run (seeded by the round).
+
+    A row measured right after another inherits what that one left behind
+    (accel's 64 MB runs after its own 10 KB load, bench/README.md): in a
+    fixed order one row would always follow the same neighbour, and carry
+    its effect into every one of its runs.
+    """
+    order = list(entries)
+    random.Random(number).shuffle(order)  # noqa: S311 (an order of measurement, not a secret)
+    return order
+
+
 class Bench:
     """The rows of a run: each server's loads are added while it is up, then measured together, taking turns.
 
@@ -154,7 +168,7 @@ class Bench:
         for number in range(rounds):
             if len(waiting) > 1:
                 log(f"  round {number + 1} of {rounds}: {len(waiting)} rows taking turns")
-            for entry in waiting:
+            for position, entry in enumerate(round_order(waiting, number)):
                 if entry.get("error") or number >= REPEATS[entry["row"]["case"]]:
                     continue
                 row = entry["row"]
@@ -165,7 +179,15 @@ class Bench:
                 except Exception as error:
                     entry["error"] = str(error)
                     continue
-                entry["runs"].append({**figures, "wrk_output": output, "other_cpu_percent": round(other.percent, 1)})
+                entry["runs"].append(
+                    {
+                        **figures,
+                        "wrk_output": output,
+                        "other_cpu_percent": round(other.percent, 1),
+                        "round": number + 1,
+                        "position": position + 1,
+                    }
+                )
         for entry in waiting:
             self._record(entry)
 
