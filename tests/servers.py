@@ -68,6 +68,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def connections_to(port: int) -> set[int]:
+    """The TCP connections to ``port`` on this machine that the kernel still knows (open or in TIME_WAIT).
+
+    Each is named by its other end's port; read from /proc/net/tcp (Linux),
+    which lists every process's sockets.
+    """
+    ends = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, remote, state = line.split()[1:4]
+        local_port, remote_port = int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16)
+        if state == _LISTEN:
+            continue
+        if remote_port == port:
+            ends.add(local_port)
+        elif local_port == port:
+            ends.add(remote_port)
+    return ends
+
+
+_LISTEN = "0A"  # include/net/tcp_states.h
+
+
 @dataclass
 class Answer:
     status: int | None  # None: no answer within the timeout

@@ -380,7 +380,9 @@ class AccelServer(StreamServer):
         # nginx sends Accept-Ranges itself on a whole file, not on a range, and keeps the app's across the redirect.
         if "HTTP_RANGE" in environ:
             headers = [*headers, ("Accept-Ranges", "bytes")]
-        return Reply(200, [*headers, ("X-Accel-Redirect", location)], [])
+        # An empty body of known length: after a chunked one (what a WSGI server sends when no length is given)
+        # nginx closes its connection to the app, and every download would open and tear down one of its own.
+        return Reply(200, [*headers, ("X-Accel-Redirect", location), ("Content-Length", "0")], [])
 
 
 # A Range nginx and the service read the same way: one range, its numbers short enough never to overflow nginx's.

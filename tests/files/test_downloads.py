@@ -540,6 +540,7 @@ def test_accel_mode_hands_the_transfer_to_nginx(fetch, on_local_disk, pdf_file, 
     assert answer.status == 200
     assert answer.body == b""
     assert answer["X-Accel-Redirect"] == f"/_protected_files/{pdf_file.storage_name}"
+    assert answer["Content-Length"] == "0"  # not chunked: nginx keeps its connection to the app (test_serving_modes)
     assert answer["Content-Type"] == "application/pdf"
     assert answer["ETag"] == f'"{pdf_file.sha256}"'
 
