@@ -1,11 +1,13 @@
-"""Load generation: one checked download with curl, then wrk."""
+"""Load generation: one checked download with curl, then wrk (10 KB) or bigload (64 MB)."""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 
-from .common import CLIENT_CPUS, GIB, KIB, MIB, run
+from .common import CLIENT_CPUS, GIB, KIB, MIB, REPO, run
 from .data import sha256_of
 
 
@@ -60,9 +62,26 @@ def wrk(url: str, *, connections: int, duration: str, timeout: str, headers: lis
     argv = [*CLIENT_CPUS, "wrk", "-t1", f"-c{connections}", f"-d{duration}", "--timeout", timeout, "--latency"]
     for header in headers:
         argv += ["-H", header]
-    seconds = float(re.sub(r"[a-z]+$", "", duration)) * (60 if duration.endswith("m") else 1)
-    result = run([*argv, url], timeout=seconds + 60)
+    result = run([*argv, url], timeout=seconds(duration) + 60)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {output.strip()}")
     return parse_wrk(output), output
+
+
+def bigload(url: str, *, connections: int, duration: str, timeout: str, headers: list[str]) -> tuple[dict, str]:
+    """The 64 MB load, read in 1 MiB pieces (bench/suite/bigload.py), on the client's core as wrk is."""
+    argv = [*CLIENT_CPUS, sys.executable, "-m", "bench.suite.bigload", "--connections", connections]
+    argv += ["--duration", seconds(duration), "--timeout", seconds(timeout)]
+    for header in headers:
+        argv += ["-H", header]
+    result = run([*argv, url], timeout=seconds(duration) + seconds(timeout) + 60, cwd=REPO)
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        raise RuntimeError(f"bigload failed ({result.returncode}): {output.strip()}")
+    return json.loads(result.stdout), output
+
+
+def seconds(duration: str) -> float:
+    """wrk's duration ("5s", "2m") in seconds."""
+    return float(re.sub(r"[a-z]+$", "", duration)) * (60 if duration.endswith("m") else 1)
