@@ -161,16 +161,16 @@ def count_download_events() -> int:
 
 
 def served_by(bench: Bench, keys: list[tuple[str, str]]) -> dict:
-    """What the rows' wrk runs reported as completed, and every 200 the server must have recorded."""
+    """What the rows' measured runs reported as completed, and every 200 the server must have recorded."""
     measured = warmups = checks = 0
     for row in bench.rows:
         if (row["peer"], row["case"]) in keys and row.get("requests") is not None:
             measured += row["requests"]
             warmups += row.get("warmup_requests") or 0
-            checks += 1  # the curl download that checked the bytes, before wrk
+            checks += 1  # the curl download that checked the bytes, before the load
     return {
-        "wrk_measured": measured,
-        "wrk_warmup": warmups,
+        "load_measured": measured,
+        "load_warmup": warmups,
         "check_downloads": checks,
         "expected_at_least": measured + warmups + checks,
     }
@@ -184,8 +184,8 @@ def audit_check(bench: Bench, mode: str, keys: list[tuple[str, str]], before: in
         out.update(served_by(bench, keys), before=before)
         written = count_download_events() - before
         out["written"] = written
-        if out["wrk_measured"] == 0:
-            out.update(status="FAILED", error="no wrk run completed: nothing to compare with")
+        if out["load_measured"] == 0:
+            out.update(status="FAILED", error="no measured run completed: nothing to compare with")
         elif written >= out["expected_at_least"]:
             out["status"] = "ok"
         else:
@@ -201,7 +201,7 @@ def audit_check(bench: Bench, mode: str, keys: list[tuple[str, str]], before: in
                 status="FAILED",
                 error=(
                     f"{written:,} events {wait:g} s after the load, fewer than the {out['expected_at_least']:,} "
-                    f"downloads served (wrk measured {out['wrk_measured']:,} + warm-up {out['wrk_warmup']:,} "
+                    f"downloads served (measured {out['load_measured']:,} + warm-up {out['load_warmup']:,} "
                     f"+ {out['check_downloads']} checks); {later:,} after {AUDIT_LATE_WAIT:g} s more ({why})"
                 ),
             )

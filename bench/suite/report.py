@@ -165,8 +165,8 @@ def print_report(bench: Bench, checks: list[dict], results: dict, rss: dict) -> 
         if check.get("status") == "ok":
             print(
                 f"audit events written ({check['mode']}): {check['written']:,} "
-                f"(>= {check['expected_at_least']:,} downloads served: wrk measured {check['wrk_measured']:,} "
-                f"+ warm-up {check['wrk_warmup']:,} + {check['check_downloads']} checks; "
+                f"(>= {check['expected_at_least']:,} downloads served: measured {check['load_measured']:,} "
+                f"+ warm-up {check['load_warmup']:,} + {check['check_downloads']} checks; "
                 f"counted {check['waited_s']:g} s after the load): ok"
             )
         else:
