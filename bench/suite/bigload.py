@@ -1,9 +1,9 @@
 """The 64 MB load: keep-alive connections that read each answer in 1 MiB pieces.
 
 wrk reads into an 8 KiB buffer: over loopback its one core spent all its
-time in those reads at about 1.4 GB/s while the server's core idled, so
+time in those reads at about 1.4 GB/s while the server's core was mostly idle, so
 every server that sends with sendfile came out at wrk's speed, not its own.
-Read in 1 MiB pieces, the same downloads run at 3.5-5 GB/s with both cores
+Read in 1 MiB pieces, the same downloads run at 4-5.5 GB/s with both cores
 busy: the server's work shows. One thread a connection (each read lets go
 of the GIL); run it pinned to the client's core like wrk::
 
