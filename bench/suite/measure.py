@@ -23,7 +23,7 @@ DURATION = {"10k": os.environ.get("BENCH_DURATION", "5s"), "64m": os.environ.get
 REPEATS = {"10k": int(os.environ.get("BENCH_REPEATS", "5")), "64m": int(os.environ.get("BENCH_BIG_REPEATS", "7"))}
 WARMUP = os.environ.get("BENCH_WARMUP", "2s")
 CONNECTIONS = {"10k": 16, "64m": 4}
-WRK_TIMEOUT = {"10k": "5s", "64m": "30s"}  # a 64 MiB answer may take seconds on a slow peer
+LOAD_TIMEOUT = {"10k": "5s", "64m": "30s"}  # a 64 MiB answer may take seconds on a slow peer
 # wrk's 8 KiB reads bound a 64 MB download by the client's core, not the server's (bench/suite/bigload.py).
 LOAD = {"10k": wrk, "64m": bigload}
 
@@ -149,7 +149,7 @@ class Bench:
         if error:
             self.failed(peer, case, f"check download: {error}", url=url)
             return
-        options = {"connections": connections, "timeout": WRK_TIMEOUT[case], "headers": headers}
+        options = {"connections": connections, "timeout": LOAD_TIMEOUT[case], "headers": headers}
         try:
             warmup, _ = LOAD[case](url, duration=WARMUP, **options)
         except Exception as error:  # a broken run is a FAILED row, the others go on
