@@ -34,11 +34,17 @@ def test_connection_kept():
 
 
 def wsgi_request(
-    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, remote_addr: str | None = None
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    remote_addr: str | None = None,
+    server_environ: dict | None = None,
 ) -> WSGIResponse:
     """Send one request to ``clinic.wsgi.application``; ``headers`` are HTTP header names.
 
     ``remote_addr``: the peer's address as the WSGI server gives it (none by default).
+    ``server_environ``: what else the WSGI server puts in the environ (its socket, its file wrapper).
     """
     from clinic.wsgi import application
 
@@ -54,6 +60,7 @@ def wsgi_request(
         environ["HTTP_" + name.upper().replace("-", "_")] = value
     if remote_addr is not None:
         environ["REMOTE_ADDR"] = remote_addr
+    environ.update(server_environ or {})
     setup_testing_defaults(environ)
     captured = {}
 

@@ -41,7 +41,7 @@ def export_download(request, export_id: str) -> HttpResponseBase:
     if audited or answer.status == 429:
         status = answer.status if answer.status >= 400 else None
         attempt.record(status=status, detail=reply_detail(answer) if status else "export download")
-    response = as_django_response(answer)
+    response = as_django_response(answer, request.META)
     response["Cache-Control"] = "private, no-store"  # a patient's record: never kept, not even to revalidate
     response.xframe_options_exempt = False  # a ZIP is never shown in a frame: the site's X-Frame-Options stays
     return response

@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from files.backends import FileSlice
 from files.download.access import download_reply
 from files.download.serving import Reply
+from files.download.tcp import corked
 
 
 @csrf_exempt  # it changes nothing: every method but GET and HEAD is answered 405
@@ -16,13 +17,13 @@ def serve(request, file_path: str) -> HttpResponseBase:
     Requests the WSGI fast path left to Django (a session cookie; or no fast
     path, as under ``runserver``) get the very same answer here.
     """
-    return as_django_response(download_reply(request.META, path=file_path, user=request.user))
+    return as_django_response(download_reply(request.META, path=file_path, user=request.user), request.META)
 
 
-def as_django_response(reply: Reply) -> HttpResponseBase:
-    """A :class:`files.download.serving.Reply` as a Django response (a FileResponse keeps sendfile)."""
+def as_django_response(reply: Reply, environ) -> HttpResponseBase:
+    """A :class:`files.download.serving.Reply` as a Django response (a FileResponse keeps sendfile, corked)."""
     if isinstance(reply.body, FileSlice):
-        response = FileResponse(reply.body, status=reply.status)
+        response = FileResponse(corked(reply.body, environ), status=reply.status)
     elif isinstance(reply.body, list):
         response = HttpResponse(b"".join(reply.body), status=reply.status)
     else:

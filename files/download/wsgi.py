@@ -23,6 +23,7 @@ from files.caching import take_load_count
 from files.download import config
 from files.download.access import download_reply, unavailable_reply
 from files.download.serving import Reply, error_reply
+from files.download.tcp import corked
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,8 @@ _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in H
 
 
 def send(answer: Reply, environ, start_response):
-    """Hand a reply to the WSGI server; a file slice goes through its ``wsgi.file_wrapper`` (sendfile)."""
+    """Hand a reply to the WSGI server; a file slice goes through its ``wsgi.file_wrapper`` (sendfile), corked."""
     start_response(_STATUS_LINES[answer.status], answer.headers)
     if isinstance(answer.body, FileSlice) and "wsgi.file_wrapper" in environ:
-        return environ["wsgi.file_wrapper"](answer.body, CHUNK)
+        return environ["wsgi.file_wrapper"](corked(answer.body, environ), CHUNK)
     return answer.body
