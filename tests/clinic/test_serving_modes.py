@@ -10,6 +10,7 @@ boundary). On local disk nginx runs deploy/nginx.conf; on S3 (moto's server)
 deploy/nginx.s3.conf, fetching the presigned URL the app hands it.
 """
 
+import hashlib
 import http.client
 import os
 import re
@@ -26,6 +27,8 @@ from django.utils.http import http_date
 
 from demo import samples
 from files import signing
+from files.api.exports import export_link
+from files.export import export_build, export_request
 from tests.conftest import s3_backend
 from tests.factories import FileFactory, PatientFactory, UserFactory
 from tests.nginx import nginx_binary, shipped_config, shipped_site, write_main_conf
@@ -307,3 +310,38 @@ def test_a_signed_download_through_nginx_leaves_no_signature_in_its_access_log(s
     assert "signature=" not in logged.lower()
     assert "expires=" not in logged.lower()
     assert "issued_to" not in logged
+
+
+@pytest.mark.parametrize("stacks", ["local_setup", "s3_setup"], indirect=True, ids=["local disk", "s3"])
+def test_an_export_link_behind_the_shipped_nginx_answers_in_accel_mode_as_in_stream_mode(stacks):
+    # An export's ZIP is served as a file's bytes are (files/download/exports.py), from the exports/ folder.
+    user = UserFactory(role="admin")
+    patient = PatientFactory()
+    FileFactory(owner=patient, name="Jane Doe knee.pdf", content=CONTENT)
+    export = export_request(record=patient, requested_by=user)
+    export_build(export_id=export.pk)
+    export.refresh_from_db()
+    link = export_link(export)
+    cases = {
+        "the whole ZIP": ("GET", link, {}),
+        "HEAD": ("HEAD", link, {}),
+        "one range, to resume": ("GET", link, {"Range": "bytes=100-"}),
+        "several ranges": ("GET", link, {"Range": "bytes=0-9,20-29"}),
+        "If-None-Match matching": ("GET", link, {"If-None-Match": f'"{export.sha256}"'}),
+        "a tampered signature": ("GET", link[:-4] + "0000", {}),
+    }
+
+    answers = {
+        mode: {
+            case: ask(stack.port, path, method=method, headers=headers)
+            for case, (method, path, headers) in cases.items()
+        }
+        for mode, stack in stacks.items()
+    }
+
+    stream = answers["stream"]
+    whole = stream["the whole ZIP"]
+    assert (whole.status, hashlib.sha256(whole.body).hexdigest()) == (200, export.sha256)
+    assert [stream[case].status for case in cases] == [200, 200, 206, 206, 304, 403]
+    mismatched = {case for case in stream if answers["accel"][case] != stream[case]}
+    assert mismatched == set(), {case: difference(stream[case], answers["accel"][case]) for case in sorted(mismatched)}
