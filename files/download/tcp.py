@@ -3,7 +3,7 @@
 gunicorn sends a file body with one blocking ``sendfile(2)`` on a connection
 it set ``TCP_NODELAY`` on, so the kernel sends whatever it holds each time
 the send buffer has room again, full segment or not. Measured over loopback
-with 64 MiB downloads (bench/README.md, "Why the connection is corked"), that
+with 64 MiB downloads (bench/README.md, "Reading the figures"), that
 took 1.8 times as many TCP segments per byte as nginx's corked sendfile of
 the same file, and the reading client spent its core on them: gunicorn sent
 at 0.5-0.8 of nginx's rate. Corked while the body leaves, it sent at nginx's.
