@@ -7,6 +7,7 @@ at each piece of the body it hands on.
 """
 
 import http.client
+import os
 import socket
 from collections.abc import Iterator
 from wsgiref.util import FileWrapper
@@ -14,8 +15,10 @@ from wsgiref.util import FileWrapper
 import pytest
 
 from demo import samples
+from files.api.exports import export_link
 from files.download.serving import SMALL_BODY
 from files.download.tcp import corked
+from files.export import export_build, export_request
 from tests.factories import FileFactory
 from tests.servers import GUNICORN_COMMAND, free_port, gunicorn_env, running
 from tests.wsgi import wsgi_request
@@ -83,6 +86,24 @@ def test_a_file_body_leaves_the_django_view_corked_and_the_connection_is_uncorke
         seen.append((is_corked(connection), piece))
 
     assert (response.status_code, b"".join(piece for _, piece in seen)) == (200, BIG)
+    assert all(corked_then for corked_then, _ in seen)
+    assert not is_corked(connection)
+
+
+def test_an_export_zip_leaves_its_signed_link_corked_and_the_connection_is_uncorked_once_it_is_out(
+    client, admin, patient, connection
+):
+    # Random letters: the ZIP compresses its members, and must still be bigger than a small body.
+    FileFactory(owner=patient, name="scan.pdf", content=samples.pdf_bytes(os.urandom(2 * SMALL_BODY).hex()))
+    export = export_request(record=patient, requested_by=admin)
+    export_build(export_id=export.pk)
+    export.refresh_from_db()
+    assert export.size > SMALL_BODY  # sent from its file, not read in the request
+
+    response = client.get(export_link(export), **{"gunicorn.socket": connection})
+    seen = [(is_corked(connection), piece) for piece in response.streaming_content]
+
+    assert (response.status_code, len(b"".join(piece for _, piece in seen))) == (200, export.size)
     assert all(corked_then for corked_then, _ in seen)
     assert not is_corked(connection)
 
