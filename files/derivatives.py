@@ -32,8 +32,9 @@ from django.dispatch import Signal
 from PIL import Image, ImageDraw, ImageOps
 
 from files import conf
+from files.content.kinds import DERIVATIVE_EXTENSIONS
 from files.exceptions import DerivativeNotMade
-from files.models import DERIVATIVE_EXTENSIONS, Derivative, File
+from files.models import Derivative, File
 from files.scanning import scan_allows_processing
 
 logger = logging.getLogger(__name__)

@@ -40,6 +40,7 @@ from stream_zip import ZIP_64, stream_zip
 from files import conf
 from files.audit import Action, Attempt
 from files.backends import storage_errors
+from files.content.kinds import EXPORT_EXTENSION
 from files.exceptions import ExportNotPermitted
 from files.models import EXPORTS_PREFIX, Export, File, FileVersion
 from files.policy import VIEW
@@ -247,7 +248,7 @@ def _build(export: Export) -> None:
             size += len(chunk)
         temporary.seek(0)
         with storage_errors():
-            name = conf.storage().save(f"{EXPORTS_PREFIX}{export.pk}.zip", DjangoFile(temporary))
+            name = conf.storage().save(f"{EXPORTS_PREFIX}{export.pk}{EXPORT_EXTENSION}", DjangoFile(temporary))
     ready = {"state": Export.State.READY, "storage_name": name, "size": size, "sha256": digest.hexdigest()}
     if not Export.objects.filter(pk=export.pk).update(**ready):
         conf.storage().delete(name)  # swept meanwhile: its bytes go too

@@ -8,6 +8,8 @@ from django.db import models
 from django.utils import timezone
 from uuid_utils.compat import uuid7
 
+from files.content.kinds import DERIVATIVE_EXTENSIONS
+
 #: Where a deleted file's bytes wait, in the same storage, until restored or purged.
 TRASH_PREFIX = "trash/"
 #: Where an infected file's bytes are kept, out of every read path's reach (``files.scanning``).
@@ -238,10 +240,6 @@ def _blob_name(file: File, name: str) -> str:
     if file.scan_status == File.ScanStatus.INFECTED:
         return quarantine_name(name)
     return trash_name(name) if file.deleted_at else name
-
-
-#: The formats derivatives are written in, and the extension of each in their URL.
-DERIVATIVE_EXTENSIONS = {"image/webp": ".webp", "image/jpeg": ".jpg"}
 
 
 class OwnedFiles(GenericRelation):

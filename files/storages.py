@@ -30,12 +30,17 @@ from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from files import conf
-from files.content.kinds import KINDS
+from files.content.kinds import DERIVATIVE_EXTENSIONS, EXPORT_EXTENSION, EXPORT_MEDIA_TYPE, KINDS
 
 logger = logging.getLogger(__name__)
 
-# A stored object's type, by its name's extension: the extension is the detected kind's (files.services.intake).
-_MEDIA_TYPES = {extension: kind.media_type for kind in KINDS.values() for extension in kind.extensions}
+# A stored object's type, by its name's extension: an upload's is its detected kind's (files.services.intake);
+# a derivative's, its format's; an export's, its archive's.
+_MEDIA_TYPES = {
+    **{extension: kind.media_type for kind in KINDS.values() for extension in kind.extensions},
+    **{extension: media_type for media_type, extension in DERIVATIVE_EXTENSIONS.items()},
+    EXPORT_EXTENSION: EXPORT_MEDIA_TYPE,
+}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from files.api.errors import FilesAPIView, parse_uuid
 from files.api.permissions import FilePermission
 from files.api.serializers import absolute_url
 from files.audit import Action, Attempt
+from files.content.kinds import EXPORT_EXTENSION, EXPORT_MEDIA_TYPE
 from files.exceptions import EXPORT_NOT_FOUND
 from files.export import export_for, export_stream
 from files.models import Export
@@ -33,8 +34,8 @@ def export_response(*, record: models.Model, user, detail: str) -> StreamingHttp
     Each file in it is audited as it goes out (``files.export``). Never cached: it is a patient's record.
     """
     Attempt(Action.EXPORT).by(user).on_record(record).record(detail=detail)
-    response = StreamingHttpResponse(export_stream(record=record, user=user), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{record._meta.model_name}-{record.pk}.zip"'
+    response = StreamingHttpResponse(export_stream(record=record, user=user), content_type=EXPORT_MEDIA_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{record._meta.model_name}-{record.pk}{EXPORT_EXTENSION}"'
     response["Cache-Control"] = "private, no-store"
     return response
 

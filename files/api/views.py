@@ -22,6 +22,7 @@ from files.api.resumable import ResumableUploadsMixin
 from files.api.serializers import FileFilterSerializer, FileReplaceSerializer, FileSerializer, FileUploadSerializer
 from files.api.throttling import UploadRateThrottle
 from files.audit import Action, Attempt
+from files.content.kinds import EXPORT_MEDIA_TYPE
 from files.export import export_request
 from files.models import File
 from files.services import file_delete
@@ -200,7 +201,7 @@ class FileOwnerViewSetMixin(FilesAPIView, ResumableUploadsMixin, DirectUploadsMi
         "`index.html`. Each exported file is on the audit trail (`export`).",
         tags=["files"],
         responses={
-            (200, "application/zip"): OpenApiTypes.BINARY,
+            (200, EXPORT_MEDIA_TYPE): OpenApiTypes.BINARY,
             403: schema.PERMISSION_DENIED,
             404: schema.DETAIL,
         },

@@ -1,4 +1,4 @@
-"""The kinds of file the service accepts: the one list of them.
+"""The kinds of file the service accepts: the one list of them; and the formats of what it writes itself.
 
 Detection (``files/content/detection.py``), the settings (``FILES_ALLOWED_KINDS`` in
 ``files/conf.py``) and the API schema all read this registry, so a kind is
@@ -32,3 +32,10 @@ DOCX = Kind(
 
 #: Every kind, by its name.
 KINDS = {kind.name: kind for kind in (PNG, JPEG, PDF, DOC, DOCX)}
+
+#: The formats derivatives are written in (``files/derivatives.py``), and the extension of each in their URL and name.
+DERIVATIVE_EXTENSIONS = {"image/webp": ".webp", "image/jpeg": ".jpg"}
+
+#: An export's archive (``files/export.py``): one ZIP of a record's files.
+EXPORT_MEDIA_TYPE = "application/zip"
+EXPORT_EXTENSION = ".zip"

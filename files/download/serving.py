@@ -16,6 +16,7 @@ from django.utils.http import http_date
 
 from files import backends, conf
 from files.caching import BoundedCache
+from files.content.kinds import EXPORT_EXTENSION, EXPORT_MEDIA_TYPE
 from files.download import config, http
 from files.models import Derivative, Export, File, FileVersion
 
@@ -91,13 +92,13 @@ class FileMeta:
 
         Its scan status is not asked: the link's own rules (``files.download.exports``) decide who reads it.
         """
-        name = f"{export.record_type.model}-{export.record_id}.zip"
+        name = f"{export.record_type.model}-{export.record_id}{EXPORT_EXTENSION}"
         return cls(
             id=str(export.pk),
             entity_id=str(export.record_id),
             entity_type_id=export.record_type_id,
-            extension=".zip",
-            media_type="application/zip",
+            extension=EXPORT_EXTENSION,
+            media_type=EXPORT_MEDIA_TYPE,
             name=name,
             size=export.size,
             sha256=export.sha256,

@@ -10,6 +10,8 @@ from django.test import Client
 from demo import samples
 from files import signing
 from files.backends import open_blob
+from files.derivatives import file_derivatives_make
+from files.export import export_build, export_request
 from tests.factories import FileFactory
 from tests.responses import body
 
@@ -129,6 +131,20 @@ def test_objects_are_stored_with_their_kinds_type_an_attachment_disposition_and_
         f'attachment; filename="{named_file.pk}.pdf"',
         "private, no-store",
     )
+
+
+def test_what_the_service_writes_itself_is_stored_with_its_type_too(on_s3, patient, admin, storage):
+    # Thumbnails, previews and exports have no upload kind; their objects still say what they are.
+    photo = FileFactory(owner=patient, name="knee.png")
+    file_derivatives_make(file_id=photo.pk)
+    export = export_request(record=patient, requested_by=admin)
+    export_build(export_id=export.pk)
+    export.refresh_from_db()
+    names = [*photo.derivatives.values_list("storage_name", flat=True), export.storage_name]
+
+    stored = sorted(storage.bucket.Object(storage.key(name)).content_type for name in names)
+
+    assert stored == ["application/zip", "image/webp", "image/webp"]
 
 
 def test_redirect_mode_answers_conditionals_itself(admin_client, s3_file, settings):
