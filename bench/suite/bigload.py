@@ -23,8 +23,9 @@ import threading
 import time
 import urllib.parse
 
-PIECE = 1024 * 1024
-MIB = 1024 * 1024
+from .common import MIB
+
+PIECE = MIB  # how much of a body one read takes
 
 
 class Connection:
